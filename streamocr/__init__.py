@@ -1,0 +1,1 @@
+"""streamocr: real-time Sudoku reading from photos, videos, cameras and streams."""

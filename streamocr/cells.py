@@ -1,0 +1,126 @@
+"""Cutting the warped grid into 81 cells and isolating each cell's digit for the model.
+
+The model sees every digit the same way, whatever the photo: a 28x28 float image in 0..1,
+ink bright on black, the digit scaled to fit a 20x20 box and centred (as MNIST is). Cells
+with no digit-like ink become all zeros. Training data goes through these same functions.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .grid import warp_grid
+from .preprocess import ink_gray
+from .types import GridDetection
+
+MODEL_SIDE = 28  # side of one model input
+_DIGIT_BOX = 20  # the digit's longer side inside the model input
+
+
+def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
+    """The grid of `image`, warped to a square, as an ink-preserving gray image."""
+    return warp_grid(ink_gray(image), detection)
+
+
+def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Binary ink mask and ink strength (0..1) of a warped grid.
+
+    Ink is judged against the local paper level (a blurred bright envelope), so uneven
+    light and shadows across the page do not turn paper into ink.
+    """
+    k = max(3, cell_px // 2) | 1
+    paper = cv2.dilate(gray, np.ones((k, k), np.uint8))
+    paper = cv2.GaussianBlur(paper, (k, k), 0).astype(np.float32)
+    darkness = np.clip(paper - gray.astype(np.float32), 0, None)
+    contrast = np.percentile(darkness, 99.5) + 1e-3
+    strength = np.clip(darkness / contrast, 0, 1)
+    block = (cell_px | 1) + 2 * (cell_px // 4)
+    binary = cv2.adaptiveThreshold(
+        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 10
+    )
+    binary[strength < 0.25] = 0
+    # Grid lines: long straight runs, far longer than any digit stroke. Removing them
+    # before cells are cut keeps their remnants from looking like ink in a cell.
+    run = int(cell_px * 0.85)
+    horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+    vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+    lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
+    binary[lines > 0] = 0
+    return binary, strength
+
+
+def isolate_digit(
+    binary: np.ndarray, strength: np.ndarray, min_ink_frac: float = 0.02
+) -> tuple[np.ndarray, bool]:
+    """Isolate the digit in one cell and render it as a model input.
+
+    Args:
+        binary: uint8 (s, s) ink mask of the cell, grid lines included.
+        strength: float32 (s, s) ink strength of the cell, 0..1.
+        min_ink_frac: the smallest share of the cell the digit's ink must cover.
+
+    Returns:
+        The (28, 28) float32 model input and whether the cell holds digit-like ink.
+    """
+    s = binary.shape[0]
+    out = np.zeros((MODEL_SIDE, MODEL_SIDE), np.float32)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    lo, hi = 0.22 * s, 0.78 * s  # the central region a digit must reach into
+    keep = []
+    for i in range(1, count):
+        x, y, w, h, area = stats[i]
+        if area < 0.004 * s * s:
+            continue
+        # Grid-line remnants: long and thin along the cell's border.
+        if (w > 0.7 * s and h < 0.2 * s) or (h > 0.85 * s and w < 0.2 * s):
+            continue
+        if h < 0.2 * s and w < 0.2 * s and not (lo < centroids[i][0] < hi and lo < centroids[i][1] < hi):
+            continue
+        if x + w < lo or x > hi or y + h < lo or y > hi:
+            continue
+        keep.append(i)
+    if not keep:
+        return out, False
+    mask = np.isin(labels, keep)
+    if mask.sum() < min_ink_frac * s * s:
+        return out, False
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    if (y1 - y0) < 0.25 * s:
+        return out, False  # a dot or a dash, not a digit
+    mask_grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    digit = (strength * mask_grown)[y0:y1, x0:x1]
+    peak = digit.max()
+    if peak <= 0:
+        return out, False
+    digit = digit / peak
+    h, w = digit.shape
+    scale = _DIGIT_BOX / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    digit = cv2.resize(digit, (nw, nh), interpolation=cv2.INTER_AREA)
+    top, left = (MODEL_SIDE - nh) // 2, (MODEL_SIDE - nw) // 2
+    out[top : top + nh, left : left + nw] = digit
+    return out, True
+
+
+def cell_inputs_from_warped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs for the 81 cells of a warped gray grid.
+
+    Returns:
+        float32 (81, 1, 28, 28) inputs and bool (81,) whether each cell holds ink.
+    """
+    cell_px = gray.shape[0] // 9
+    binary, strength = ink_map(gray, cell_px)
+    inputs = np.zeros((81, 1, MODEL_SIDE, MODEL_SIDE), np.float32)
+    has_ink = np.zeros(81, bool)
+    for r in range(9):
+        for c in range(9):
+            sl = (slice(r * cell_px, (r + 1) * cell_px), slice(c * cell_px, (c + 1) * cell_px))
+            inputs[r * 9 + c, 0], has_ink[r * 9 + c] = isolate_digit(binary[sl], strength[sl])
+    return inputs, has_ink
+
+
+def cell_inputs(image: np.ndarray, detection: GridDetection) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs for the 81 cells of the grid `detection` found in `image`."""
+    return cell_inputs_from_warped(warped_gray(image, detection))

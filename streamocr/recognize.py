@@ -1,0 +1,116 @@
+"""The digit model: one ONNX Runtime session, all cells of one or more grids in one batch.
+
+The model (``models/digits.onnx``) takes float32 ``cells`` of shape (N, 1, 28, 28), as made
+by `streamocr.cells`, and returns ``logits`` of shape (N, 10): class 0 is an empty cell,
+classes 1..9 the digits. Batches are padded to a fixed size so the session sees few shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .types import DIGIT_CLASSES
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits.onnx"
+log = logging.getLogger(__name__)
+
+
+def gpu_present() -> bool:
+    """Whether an NVIDIA GPU is visible, checked without touching CUDA libraries."""
+    if os.environ.get("STREAMOCR_NO_GPU"):
+        return False
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
+
+
+def choose_providers(device: str = "auto") -> list[str]:
+    """ONNX Runtime execution providers for `device` ("auto", "cpu" or "cuda").
+
+    CUDA is only asked for when a GPU is present: asking for it on a machine without one
+    makes ONNX Runtime log a load error before it falls back.
+    """
+    import onnxruntime as ort
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    available = ort.get_available_providers()
+    want_cuda = device == "cuda" or (device == "auto" and gpu_present())
+    if want_cuda and "CUDAExecutionProvider" in available:
+        if hasattr(ort, "preload_dlls"):
+            try:
+                ort.preload_dlls()
+            except Exception as exc:  # noqa: BLE001 - the CPU path still works
+                log.warning("could not preload CUDA libraries: %s", exc)
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise ModelError("CUDA was asked for but this ONNX Runtime has no CUDA provider or no GPU")
+    return ["CPUExecutionProvider"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float32."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class DigitRecognizer:
+    """Classifies cell images with the ONNX digit model.
+
+    Args:
+        model_path: the ``.onnx`` file.
+        device: "auto" (CUDA when a GPU is present), "cpu" or "cuda".
+        threads: intra-op threads for the CPU provider (0 lets ONNX Runtime choose).
+        batch_quantum: batches are padded up to a multiple of this many cells.
+
+    Example:
+        >>> recognizer = DigitRecognizer()
+        >>> probabilities = recognizer.recognize(inputs)  # (N, 10)
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str = DEFAULT_MODEL,
+        device: str = "auto",
+        threads: int = 1,
+        batch_quantum: int = 81,
+    ) -> None:
+        import onnxruntime as ort
+
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise ModelError(f"digit model not found: {model_path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(0, threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.providers = choose_providers(device)
+        try:
+            self.session = ort.InferenceSession(
+                str(model_path), sess_options=options, providers=self.providers
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load digit model {model_path}: {first}") from exc
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [1, 28, 28]:
+            raise ModelError(f"{model_path}: expected one input of shape (N, 1, 28, 28)")
+        self.input_name = inputs[0].name
+        self.batch_quantum = max(1, batch_quantum)
+
+    def recognize(self, cells: np.ndarray) -> np.ndarray:
+        """Return float32 (N, 10) class probabilities for float32 (N, 1, 28, 28) cells."""
+        n = cells.shape[0]
+        if cells.ndim != 4 or cells.shape[1:] != (1, 28, 28):
+            raise ValueError(f"cells must have shape (N, 1, 28, 28), got {cells.shape}")
+        if n == 0:
+            return np.zeros((0, DIGIT_CLASSES), np.float32)
+        padded_n = -(-n // self.batch_quantum) * self.batch_quantum
+        batch = np.zeros((padded_n, 1, 28, 28), np.float32)
+        batch[:n] = cells
+        (logits,) = self.session.run(None, {self.input_name: batch})
+        return softmax(np.asarray(logits, np.float32)[:n])

@@ -1,0 +1,104 @@
+"""Typed values passed between stages: frames, grid detections, readings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DIGIT_CLASSES = 10  # class 0 = empty cell, classes 1..9 = the digit
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded video frame.
+
+    Attributes:
+        image: BGR uint8 array of shape (H, W, 3).
+        index: position in decode order, from 0.
+        pts_s: presentation time in seconds (from the stream when known, else index / fps).
+        source: a short name of where the frame came from.
+    """
+
+    image: np.ndarray
+    index: int
+    pts_s: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(
+                f"frame image must be uint8 (H, W, 3), got {self.image.dtype} {self.image.shape}"
+            )
+
+
+@dataclass(frozen=True)
+class GridDetection:
+    """Where the Sudoku grid lies in an image.
+
+    Attributes:
+        corners: float32 (4, 2), clockwise from the grid's top-left, in image pixels.
+        homography: 3x3 mapping warped-grid pixels to image pixels.
+        warp_size: side of the square warped grid, in pixels.
+        score: plausibility of the quadrilateral as a Sudoku grid, 0..1.
+    """
+
+    corners: np.ndarray
+    homography: np.ndarray
+    warp_size: int
+    score: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.corners.shape != (4, 2):
+            raise ValueError(f"corners must have shape (4, 2), got {self.corners.shape}")
+        if self.homography.shape != (3, 3):
+            raise ValueError(f"homography must have shape (3, 3), got {self.homography.shape}")
+
+    @property
+    def area(self) -> float:
+        """Area of the grid outline in image pixels."""
+        x, y = self.corners[:, 0], self.corners[:, 1]
+        return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The 81 cells of one grid as recognised.
+
+    Attributes:
+        digits: int8 (81,), 0 for empty, row by row.
+        confidence: float32 (81,), probability of the chosen class.
+        probabilities: float32 (81, 10), per-class probabilities (class 0 = empty).
+    """
+
+    digits: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.digits.shape != (81,):
+            raise ValueError(f"digits must have shape (81,), got {self.digits.shape}")
+        if self.probabilities.shape != (81, DIGIT_CLASSES):
+            raise ValueError(
+                f"probabilities must have shape (81, {DIGIT_CLASSES}), got {self.probabilities.shape}"
+            )
+
+    @property
+    def digit_string(self) -> str:
+        """The 81 digits as a string, '0' for empty."""
+        return "".join(str(int(d)) for d in self.digits)
+
+
+@dataclass(frozen=True)
+class PuzzleResult:
+    """Everything read from one image: the grid, the digits and the solution."""
+
+    detection: GridDetection | None
+    reading: Reading | None
+    solution: np.ndarray | None = None  # int8 (81,) or None when unsolvable / not found
+    status: str = "not_found"  # not_found | solved | invalid | unsolvable
+
+    @property
+    def found(self) -> bool:
+        """Whether a grid was found."""
+        return self.detection is not None
