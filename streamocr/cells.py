@@ -75,7 +75,11 @@ def isolate_digit(
         # Grid-line remnants: long and thin along the cell's border.
         if (w > 0.7 * s and h < 0.2 * s) or (h > 0.85 * s and w < 0.2 * s):
             continue
-        if h < 0.2 * s and w < 0.2 * s and not (lo < centroids[i][0] < hi and lo < centroids[i][1] < hi):
+        if (
+            h < 0.2 * s
+            and w < 0.2 * s
+            and not (lo < centroids[i][0] < hi and lo < centroids[i][1] < hi)
+        ):
             continue
         if x + w < lo or x > hi or y + h < lo or y > hi:
             continue

@@ -63,8 +63,14 @@ def load_folder(folder: Path | str, split: str = "all") -> list[LabelledPhoto]:
         raise ValueError(f"split must be 'all', 'train' or 'validation', got {split!r}")
     photos = []
     for dat in sorted(folder.glob("*.dat"), key=lambda p: (len(p.stem), p.stem)):
-        image = next((dat.with_suffix(s) for s in (".jpg", ".jpeg", ".png", ".JPG")
-                      if dat.with_suffix(s).exists()), None)
+        image = next(
+            (
+                dat.with_suffix(s)
+                for s in (".jpg", ".jpeg", ".png", ".JPG")
+                if dat.with_suffix(s).exists()
+            ),
+            None,
+        )
         if image is None:
             continue
         if split != "all" and is_validation_page(dat.stem) != (split == "validation"):

@@ -35,7 +35,9 @@ def ink_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}")
+        raise ValueError(
+            f"image must be uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}"
+        )
     bgr = np.ascontiguousarray(image)
     out = np.empty(bgr.shape[:2], dtype=np.uint8)
     _min_channel(bgr, out)

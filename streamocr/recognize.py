@@ -24,7 +24,9 @@ def gpu_present() -> bool:
     """Whether an NVIDIA GPU is visible, checked without touching CUDA libraries."""
     if os.environ.get("STREAMOCR_NO_GPU"):
         return False
-    return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(
+        Path("/proc/driver/nvidia/gpus").iterdir()
+    )
 
 
 def choose_providers(device: str = "auto") -> list[str]:

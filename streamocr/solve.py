@@ -49,7 +49,9 @@ def find_conflicts(digits: np.ndarray) -> tuple[int, ...]:
     return tuple(sorted(bad))
 
 
-def solve(digits: np.ndarray | str, check_unique: bool = False, max_steps: int = 200_000) -> SolveResult:
+def solve(
+    digits: np.ndarray | str, check_unique: bool = False, max_steps: int = 200_000
+) -> SolveResult:
     """Solve a Sudoku given as 81 digits (0 = empty).
 
     Uses bitmask candidates with the most-constrained-cell heuristic. The search stops after

@@ -1,0 +1,141 @@
+"""The command line: read, run, eval. Parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import StreamOCRError
+
+log = logging.getLogger("streamocr")
+
+
+def _format_grid(digits: str) -> list[str]:
+    rows = []
+    for r in range(9):
+        row = digits[r * 9 : (r + 1) * 9].replace("0", ".")
+        rows.append(" ".join([row[0:3], row[3:6], row[6:9]]))
+        if r in (2, 5):
+            rows.append("")
+    return rows
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file (see configs/)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one configuration value, e.g. --set recognition.device=cpu",
+    )
+
+
+def _load_config(args: argparse.Namespace):
+    from .config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _make_reader(config):
+    from .grid import GridFinder
+    from .reader import SudokuReader
+    from .recognize import DigitRecognizer
+
+    recognizer = DigitRecognizer(
+        config.recognition.model, config.recognition.device, config.recognition.threads
+    )
+    return SudokuReader(GridFinder(config.grid), recognizer)
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    """`streamocr read IMAGE...`: print each grid and its solution, or JSON lines."""
+    from .photos import load_image
+    from .reader import result_record
+
+    reader = _make_reader(_load_config(args))
+    failed = False
+    for path in args.images:
+        try:
+            image = load_image(path)
+        except StreamOCRError as exc:
+            failed = True
+            record = {
+                "path": str(path),
+                "found": False,
+                "corners": None,
+                "digits": None,
+                "solution": None,
+                "confidence": None,
+                "error": str(exc),
+            }
+        else:
+            record = result_record(str(path), reader.read(image))
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            _print_human(record)
+    return 1 if failed else 0
+
+
+def _print_human(record: dict) -> None:
+    print(f"== {record['path']}")
+    if record["error"]:
+        print(f"error: {record['error']}")
+    elif not record["found"]:
+        print("no Sudoku grid found")
+    else:
+        print("read:")
+        for line in _format_grid(record["digits"]):
+            print("  " + line)
+        if record["solution"]:
+            print("solution:")
+            for line in _format_grid(record["solution"]):
+                print("  " + line)
+        else:
+            print(f"no solution: {record['status']}")
+    print()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `streamocr` command."""
+    parser = argparse.ArgumentParser(
+        prog="streamocr", description="Read Sudoku puzzles from photos, videos and streams."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    read = sub.add_parser("read", help="read Sudoku grids from photos")
+    read.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    read.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    _add_config_args(read)
+    read.set_defaults(func=cmd_read)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `streamocr` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except StreamOCRError as exc:
+        print(f"streamocr: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("streamocr: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
