@@ -102,6 +102,21 @@ def _print_human(record: dict) -> None:
     print()
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """`streamocr eval DIR...`: score the reader on labelled photo folders."""
+    from .dataset import load_folder
+    from .evaluate import evaluate
+
+    reader = _make_reader(_load_config(args))
+    photos = [p for folder in args.folders for p in load_folder(folder, args.split)]
+    if not photos:
+        print("streamocr: error: no labelled photos (imageN.jpg + imageN.dat) found", file=sys.stderr)
+        return 2
+    report = evaluate(reader, photos, args.debug)
+    print(json.dumps(report.summary()) if args.json else report.format())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `streamocr` command."""
     parser = argparse.ArgumentParser(
@@ -115,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--json", action="store_true", help="one JSON object per image and line")
     _add_config_args(read)
     read.set_defaults(func=cmd_read)
+
+    ev = sub.add_parser("eval", help="score the reader on labelled photo folders")
+    ev.add_argument("folders", nargs="+", type=Path, metavar="DIR",
+                    help="folder of imageN.jpg + imageN.dat pairs")
+    ev.add_argument("--split", choices=["all", "train", "validation"], default="all",
+                    help="score only this side of the by-page split (default: all)")
+    ev.add_argument("--debug", type=Path, metavar="OUT",
+                    help="write outline, warped grid and misread cells of wrong images here")
+    ev.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_config_args(ev)
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 

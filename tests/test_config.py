@@ -1,0 +1,53 @@
+"""Configuration: defaults, TOML files, overrides, errors that name the key."""
+
+import pytest
+
+from streamocr.config import load_config
+from streamocr.errors import ConfigError
+
+
+def test_defaults_match_the_shipped_file():
+    assert load_config("configs/default.toml") == load_config(None)
+
+
+def test_override_changes_one_value():
+    config = load_config(None, ["pipeline.queue_size=3", "recognition.device=cpu"])
+    assert config.pipeline.queue_size == 3 and config.recognition.device == "cpu"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["grid.nonsense=1"], "unknown config key 'grid.nonsense'"),
+        (["nosection.key=1"], "unknown config key 'nosection'"),
+        (["pipeline.queue_size=\"big\""], "'pipeline.queue_size' must be int"),
+        (["pipeline.queue_size=0"], "queue_size must be in"),
+        (["pipeline.policy=sometimes"], "policy must be"),
+        (["recognition.device=tpu"], "device must be"),
+        (["grid.min_score=true"], "'grid.min_score' must be float"),
+        (["just-a-word"], "section.key=value"),
+    ],
+)
+def test_bad_values_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[grid\n", "not valid TOML"),
+        ("grid = 3\n", "'grid' must be a table"),
+        ("[pipeline]\nbatch_frames = 0\n", "batch_frames"),
+    ],
+)
+def test_bad_files(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")

@@ -1,0 +1,87 @@
+"""Grid finding on synthetic photos: corners, ordering, no false grids."""
+
+import cv2
+import numpy as np
+import pytest
+from builders import render_grid, synthetic_photo
+
+from streamocr.grid import GridFinder, GridFinderSettings, order_corners, warp_grid
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_finds_corners_within_two_pixels(seed):
+    photo = synthetic_photo(seed=seed)
+    detection = GridFinder().detect(photo.image)
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"light": 0.7},  # strong shading across the page
+        {"noise": 12.0},  # a noisy sensor
+        {"scene_size": (1280, 720)},  # a larger frame
+    ],
+)
+def test_survives_hard_conditions(kwargs):
+    photo = synthetic_photo(seed=3, **kwargs)
+    detection = GridFinder().detect(photo.image)
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 3.0
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((480, 640, 3), 200, np.uint8),  # blank wall
+        np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8),  # noise
+    ],
+)
+def test_no_grid_where_there_is_none(image):
+    assert GridFinder().detect(image) is None
+
+
+def test_plain_rectangle_is_not_a_grid():
+    image = np.full((480, 640, 3), 240, np.uint8)
+    cv2.rectangle(image, (150, 80), (490, 420), (0, 0, 0), 3)
+    assert GridFinder().detect(image) is None
+
+
+def test_order_corners_clockwise_from_top_left():
+    shuffled = np.array([[100, 90], [10, 12], [95, 5], [8, 100]], np.float32)
+    ordered = order_corners(shuffled)
+    np.testing.assert_array_equal(ordered, [[10, 12], [95, 5], [100, 90], [8, 100]])
+
+
+def test_warp_is_square_and_upright():
+    photo = synthetic_photo(seed=2)
+    detection = GridFinder().detect(photo.image)
+    warped = warp_grid(photo.image, detection)
+    assert warped.shape[:2] == (detection.warp_size, detection.warp_size)
+    # The thick outer border lies along the warped image's edges.
+    gray = cv2.cvtColor(warped, cv2.COLOR_BGR2GRAY)
+    assert gray[:, :3].mean() < 140 and gray[:3, :].mean() < 140
+
+
+def test_flat_grid_fills_the_frame():
+    grid = render_grid(seed=0)
+    framed = cv2.copyMakeBorder(grid, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=(250, 250, 250))
+    detection = GridFinder().detect(framed)
+    side = grid.shape[0] - 1
+    expected = np.array([[20, 20], [20 + side, 20], [20 + side, 20 + side], [20, 20 + side]])
+    assert np.abs(detection.corners - expected).max() < 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"work_max_side": 10}, "work_max_side"),
+        ({"min_area_frac": 0}, "min_area_frac"),
+        ({"min_score": 2}, "min_score"),
+        ({"warp_cell_px": 4}, "warp_cell_px"),
+    ],
+)
+def test_settings_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GridFinderSettings(**kwargs)

@@ -1,0 +1,42 @@
+"""Preprocessing: the Numba ink kernel matches OpenCV; coloured ink turns dark."""
+
+import numpy as np
+import pytest
+
+from streamocr.preprocess import binarize, ink_gray, ink_gray_opencv, resize_max_side
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (37, 53, 3), (480, 640, 3)])
+def test_numba_matches_opencv(shape):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    np.testing.assert_array_equal(ink_gray(image), ink_gray_opencv(image))
+
+
+@pytest.mark.parametrize(
+    "ink_bgr",
+    [(20, 20, 20), (200, 60, 30), (30, 40, 200)],  # black, blue, red pen
+)
+def test_coloured_ink_is_dark(ink_bgr):
+    image = np.full((10, 10, 3), 245, np.uint8)
+    image[4:6, 4:6] = ink_bgr
+    gray = ink_gray(image)
+    assert gray[5, 5] <= 60 and gray[0, 0] == 245
+
+
+def test_rejects_bad_shape():
+    with pytest.raises(ValueError, match="uint8"):
+        ink_gray(np.zeros((4, 4, 4), np.uint8))
+
+
+def test_resize_keeps_small_images():
+    image = np.zeros((100, 50), np.uint8)
+    assert resize_max_side(image, 200) == (image, 1.0)
+    small, scale = resize_max_side(np.zeros((1000, 500), np.uint8), 200)
+    assert small.shape == (200, 100) and scale == pytest.approx(0.2)
+
+
+def test_binarize_marks_ink():
+    gray = np.full((200, 200), 230, np.uint8)
+    gray[98:102, 20:180] = 30  # a printed line, thinner than the threshold window
+    binary = binarize(gray)
+    assert binary[100, 100] == 255 and binary[20, 20] == 0
