@@ -1,8 +1,12 @@
-"""Reading one image: grid → cells → one batched model call → reading → solution.
+"""Reading one image: grid → cells → one batched model call → reading → checked solution.
 
 `SudokuReader` composes the stages; the video pipeline calls the same pieces separately
 (`extract` on the processing thread, `recognizer.recognize` on the recognition thread with
 the cells of several frames in one batch, `interpret` afterwards).
+
+Orientation: a page photographed sideways or upside down is read upright by trying the four
+rotations of the warped grid in the same model batch and keeping the one whose digits the
+model is surest of. Phone photos' EXIF tags are applied on loading, but are not trusted.
 """
 
 from __future__ import annotations
@@ -11,20 +15,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import cell_inputs
-from .grid import GridFinder, GridFinderSettings
+from .cells import cell_inputs_from_warped, warped_gray
+from .consistency import check_reading
+from .grid import GridFinder, GridFinderSettings, homography_for
 from .recognize import DEFAULT_MODEL, DigitRecognizer
-from .solve import solve
 from .types import GridDetection, PuzzleResult, Reading
 
 
 @dataclass(frozen=True)
 class CellBatch:
-    """The model inputs of one found grid, ready for recognition."""
+    """The model inputs of one found grid, in one or more orientations, ready for recognition.
+
+    Attributes:
+        detection: the grid as found (corners from the image's top-left).
+        inputs: float32 (R * 81, 1, 28, 28): the cells of R rotations of the grid.
+        has_ink: bool (R * 81,) whether each cell holds ink.
+        rotations: R, 1 (as found) or 4 (0, 90, 180, 270 degrees counter-clockwise).
+    """
 
     detection: GridDetection
-    inputs: np.ndarray  # float32 (81, 1, 28, 28)
-    has_ink: np.ndarray  # bool (81,)
+    inputs: np.ndarray
+    has_ink: np.ndarray
+    rotations: int = 1
 
 
 def reading_from_probabilities(probabilities: np.ndarray, has_ink: np.ndarray) -> Reading:
@@ -37,14 +49,29 @@ def reading_from_probabilities(probabilities: np.ndarray, has_ink: np.ndarray) -
     return Reading(digits=digits, confidence=confidence, probabilities=probs)
 
 
-def solve_reading(reading: Reading) -> tuple[np.ndarray | None, str]:
-    """Solve a reading; return the solution (or None) and a status string."""
-    result = solve(reading.digits)
-    return result.solution, result.status
+def rotate_detection(detection: GridDetection, quarter_turns: int) -> GridDetection:
+    """The same grid with its top-left moved by `quarter_turns` counter-clockwise turns."""
+    if quarter_turns % 4 == 0:
+        return detection
+    corners = np.roll(detection.corners, -quarter_turns, axis=0)
+    return GridDetection(corners, homography_for(corners, detection.warp_size),
+                         detection.warp_size, detection.score)
+
+
+def orientation_score(probabilities: np.ndarray, has_ink: np.ndarray) -> float:
+    """How upright a grid looks: the summed log-probability of its best digit per inked cell."""
+    if not has_ink.any():
+        return 0.0
+    return float(np.log(probabilities[has_ink, 1:].max(axis=1) + 1e-6).sum())
 
 
 class SudokuReader:
     """Reads Sudoku grids from still images.
+
+    Args:
+        finder: the grid finder.
+        recognizer: the digit model.
+        try_rotations: read the grid in all four orientations and keep the most likely.
 
     Example:
         >>> reader = SudokuReader()
@@ -56,23 +83,48 @@ class SudokuReader:
         self,
         finder: GridFinder | None = None,
         recognizer: DigitRecognizer | None = None,
+        try_rotations: bool = True,
     ) -> None:
         self.finder = finder or GridFinder(GridFinderSettings())
         self.recognizer = recognizer or DigitRecognizer(DEFAULT_MODEL)
+        self.try_rotations = try_rotations
 
     def extract(self, image: np.ndarray) -> CellBatch | None:
         """Find the grid in `image` and cut its cells; None when no grid is found."""
         detection = self.finder.detect(image)
         if detection is None:
             return None
-        inputs, has_ink = cell_inputs(image, detection)
-        return CellBatch(detection, inputs, has_ink)
+        return self.extract_at(image, detection)
+
+    def extract_at(self, image: np.ndarray, detection: GridDetection) -> CellBatch:
+        """Cut the cells of a grid already located in `image`."""
+        gray = warped_gray(image, detection)
+        rotations = 4 if self.try_rotations else 1
+        parts = [cell_inputs_from_warped(np.ascontiguousarray(np.rot90(gray, k)))
+                 for k in range(rotations)]
+        inputs = np.concatenate([p[0] for p in parts])
+        has_ink = np.concatenate([p[1] for p in parts])
+        return CellBatch(detection, inputs, has_ink, rotations)
 
     def interpret(self, batch: CellBatch, probabilities: np.ndarray) -> PuzzleResult:
-        """Build the result of one grid from its cells' probabilities."""
-        reading = reading_from_probabilities(probabilities, batch.has_ink)
-        solution, status = solve_reading(reading)
-        return PuzzleResult(batch.detection, reading, solution, status)
+        """Build the result of one grid from its cells' probabilities (R * 81 rows)."""
+        scores = [
+            orientation_score(probabilities[k * 81 : (k + 1) * 81], batch.has_ink[k * 81 : (k + 1) * 81])
+            for k in range(batch.rotations)
+        ]
+        k = int(np.argmax(scores))
+        rows = slice(k * 81, (k + 1) * 81)
+        reading = reading_from_probabilities(probabilities[rows], batch.has_ink[rows])
+        checked = check_reading(reading)
+        solution = checked.result.solution
+        return PuzzleResult(
+            detection=rotate_detection(batch.detection, k),
+            reading=checked.reading,
+            solution=solution,
+            status=checked.result.status,
+            doubtful=checked.doubtful,
+            changed=checked.changed,
+        )
 
     def read(self, image: np.ndarray) -> PuzzleResult:
         """Read the Sudoku in one BGR image."""
@@ -85,16 +137,8 @@ class SudokuReader:
 def result_record(path: str, result: PuzzleResult) -> dict:
     """The JSON record of `streamocr read --json` for one image."""
     if not result.found or result.reading is None:
-        return {
-            "path": path,
-            "found": False,
-            "corners": None,
-            "digits": None,
-            "solution": None,
-            "confidence": None,
-            "error": None,
-            "status": result.status,
-        }
+        return {"path": path, "found": False, "corners": None, "digits": None,
+                "solution": None, "confidence": None, "error": None, "status": result.status}
     corners = [[round(float(x), 2), round(float(y), 2)] for x, y in result.detection.corners]
     solution = None
     if result.solution is not None:
@@ -108,4 +152,5 @@ def result_record(path: str, result: PuzzleResult) -> dict:
         "confidence": [round(float(c), 4) for c in result.reading.confidence],
         "error": None,
         "status": result.status,
+        "doubtful": list(result.doubtful),
     }

@@ -96,7 +96,9 @@ class PuzzleResult:
     detection: GridDetection | None
     reading: Reading | None
     solution: np.ndarray | None = None  # int8 (81,) or None when unsolvable / not found
-    status: str = "not_found"  # not_found | solved | invalid | unsolvable
+    status: str = "not_found"  # not_found | solved | invalid | unsolvable | gave_up
+    doubtful: tuple[int, ...] = ()  # cells read with low confidence or left in conflict
+    changed: tuple[int, ...] = ()  # cells the solver check changed to a consistent reading
 
     @property
     def found(self) -> bool:
