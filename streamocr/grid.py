@@ -80,56 +80,143 @@ def _quad_shape_ok(quad: np.ndarray, min_area: float) -> bool:
     return True
 
 
+def _hull_quad(points: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals fitted to a point set: polygon approximation and extreme points."""
+    hull = cv2.convexHull(points.reshape(-1, 1, 2).astype(np.float32))
+    quads = []
+    perimeter = cv2.arcLength(hull, True)
+    for eps in (0.02, 0.04):
+        approx = cv2.approxPolyDP(hull, eps * perimeter, True)
+        if len(approx) == 4:
+            quads.append(order_corners(approx.reshape(4, 2)))
+            break
+    # The extreme points of the hull: robust to rounded or cut-off corners.
+    pts = hull.reshape(-1, 2)
+    s, d = pts.sum(axis=1), pts[:, 0] - pts[:, 1]
+    extreme = np.array([pts[np.argmin(s)], pts[np.argmax(d)], pts[np.argmax(s)], pts[np.argmin(d)]])
+    quads.append(order_corners(extreme))
+    return quads
+
+
 def _candidate_quads(binary: np.ndarray, min_area: float) -> list[np.ndarray]:
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     quads: list[np.ndarray] = []
+    cells: list[np.ndarray] = []
+    min_cell = 0.5 * min_area / 81
+    max_cell = binary.shape[0] * binary.shape[1] / 60
     for contour in contours:
-        if cv2.contourArea(contour) < min_area:
-            continue
-        hull = cv2.convexHull(contour)
-        perimeter = cv2.arcLength(hull, True)
-        for eps in (0.02, 0.04):
-            approx = cv2.approxPolyDP(hull, eps * perimeter, True)
-            if len(approx) == 4:
-                quads.append(order_corners(approx.reshape(4, 2)))
-                break
-        # The extreme points of the hull: robust to rounded or cut-off corners.
-        pts = hull.reshape(-1, 2).astype(np.float32)
-        s, d = pts.sum(axis=1), pts[:, 0] - pts[:, 1]
-        extreme = np.array(
-            [pts[np.argmin(s)], pts[np.argmax(d)], pts[np.argmax(s)], pts[np.argmin(d)]]
-        )
-        quads.append(order_corners(extreme))
+        area = cv2.contourArea(contour)
+        if area >= min_area:
+            quads.extend(_hull_quad(contour))
+        elif min_cell <= area <= max_cell and _is_cell_like(contour, area):
+            cells.append(contour)
+    quads.extend(_cell_cluster_quads(cells))
     return [q for q in quads if _quad_shape_ok(q, min_area)]
+
+
+def _is_cell_like(contour: np.ndarray, area: float) -> bool:
+    x, y, w, h = cv2.boundingRect(contour)
+    return 0.6 < w / h < 1.66 and area > 0.6 * w * h
+
+
+def _cell_cluster_quads(cells: list[np.ndarray]) -> list[np.ndarray]:
+    """Outlines of grids whose outer border is broken or cut off by the photo's edge.
+
+    The holes of a grid's cells are small closed squares in a lattice. Neighbouring,
+    similar-sized squares are grouped; the outline of a group is extended by whole cells
+    where fewer than nine fit along a side, and each extension becomes a candidate.
+    """
+    if len(cells) < 12:
+        return []
+    centers = np.array([c.reshape(-1, 2).mean(axis=0) for c in cells], np.float32)
+    sides = np.sqrt([cv2.contourArea(c) for c in cells]).astype(np.float32)
+    parent = list(range(len(cells)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
+    near = dist < 1.5 * np.maximum(sides[:, None], sides[None])
+    similar = np.abs(np.log(sides[:, None] / sides[None])) < 0.25
+    for i, j in zip(*np.nonzero(np.triu(near & similar, 1)), strict=True):
+        parent[find(int(i))] = find(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(cells)):
+        groups.setdefault(find(i), []).append(i)
+    quads = []
+    for members in groups.values():
+        if len(members) < 12:
+            continue
+        # Keep the lattice's own cells: drop boxes of other sizes chained in at the edge.
+        typical = np.median(sides[members])
+        members = [i for i in members if abs(np.log(sides[i] / typical)) < 0.2]
+        if len(members) < 12:
+            continue
+        d = dist[np.ix_(members, members)] + np.eye(len(members)) * 1e9
+        pitch = float(np.median(d.min(axis=1)))
+        gap = max(0.0, pitch - float(np.median(sides[members])))
+        points = np.concatenate([cells[i].reshape(-1, 2) for i in members]).astype(np.float32)
+        for quad in _hull_quad(points):
+            quads.extend(_extend_to_nine(quad, pitch, gap))
+    return quads
+
+
+def _extend_to_nine(quad: np.ndarray, pitch: float, gap: float) -> list[np.ndarray]:
+    """Grow a quad of cell holes to the grid lines, then by whole cells up to 9 x 9."""
+    center = quad.mean(axis=0)
+    grown = center + (quad - center) * (1 + gap / max(1.0, np.linalg.norm(quad - center, axis=1).mean() / 1.2))
+    tl, tr, br, bl = grown
+    across = ((tr - tl) + (br - bl)) / 2
+    down = ((bl - tl) + (br - tr)) / 2
+    missing_x = 9 - round(float(np.linalg.norm(across)) / pitch)
+    missing_y = 9 - round(float(np.linalg.norm(down)) / pitch)
+    if not (0 <= missing_x <= 3 and 0 <= missing_y <= 3):
+        return [grown.astype(np.float32)]
+    ux = across / np.linalg.norm(across) * pitch
+    uy = down / np.linalg.norm(down) * pitch
+    out = []
+    for left in range(missing_x + 1):
+        for top in range(missing_y + 1):
+            right, bottom = missing_x - left, missing_y - top
+            out.append(np.array([
+                tl - left * ux - top * uy,
+                tr + right * ux - top * uy,
+                br + right * ux + bottom * uy,
+                bl - left * ux + bottom * uy,
+            ], np.float32))
+    return out
 
 
 def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     """How much the inside of `corners` looks like a 9x9 grid, from 0 to 1.
 
-    The binarised image is warped to a small square; a Sudoku shows ink along all ten
-    horizontal and ten vertical lines at multiples of one ninth, and little in between.
+    The binarised image is warped to a square at about its own resolution (so thin lines
+    are not lost between samples); a Sudoku shows ink along all inner horizontal and
+    vertical lines at multiples of one ninth, and little in between.
     """
-    size = 9 * _PROBE_CELL
+    side = float(np.sqrt(max(cv2.contourArea(corners.astype(np.float32)), 1.0)))
+    cell = int(np.clip(round(side / 9), _PROBE_CELL, 32))
+    size = 9 * cell
     h = homography_for(corners, size)
     probe = cv2.warpPerspective(
         binary, h, (size + 1, size + 1), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
     probe = (probe > 0).astype(np.float32)
+    reach, margin = max(2, cell // 6), max(2, cell // 4)
     scores = []
     for axis in (0, 1):
         profile = probe.mean(axis=axis)
-        line_vals = []
-        for k in range(1, 9):  # inner lines: the outer ones also match a plain rectangle
-            c = k * _PROBE_CELL
-            line_vals.append(profile[max(0, c - 2) : c + 3].max())
-        lines = np.array(line_vals)
+        # Inner lines only: the outer ones also match a plain rectangle.
+        lines = np.array([profile[k * cell - reach : k * cell + reach + 1].max() for k in range(1, 9)])
         between = np.array(
-            [profile[k * _PROBE_CELL + 3 : (k + 1) * _PROBE_CELL - 2].mean() for k in range(9)]
+            [profile[k * cell + margin : (k + 1) * cell - margin + 1].mean() for k in range(9)]
         )
         # A weak line counts for little: use a low quantile so most lines must be present.
         scores.append(float(np.quantile(lines, 0.25) - np.median(between)))
     return float(np.clip(min(scores), 0.0, 1.0))
-
 
 class GridFinder:
     """Finds the most plausible Sudoku grid outline in an image.
@@ -161,6 +248,7 @@ class GridFinder:
             cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel),
             cv2.dilate(binary, kernel),
             cv2.morphologyEx(binarize(small, offset=15.0), cv2.MORPH_CLOSE, kernel),
+            _close_along_lines(binary, max(5, max(small.shape) // 60)),
         ]
         scored: list[tuple[float, np.ndarray, float]] = []
         for rendering in renderings:
@@ -191,6 +279,13 @@ class GridFinder:
                 )
             )
         return results
+
+
+def _close_along_lines(binary: np.ndarray, length: int) -> np.ndarray:
+    """Bridge gaps along horizontal and vertical lines (dashed, faded print) only."""
+    horizontal = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((1, length), np.uint8))
+    vertical = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((length, 1), np.uint8))
+    return horizontal | vertical
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
