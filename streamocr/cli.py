@@ -117,6 +117,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """`streamocr run [SOURCE]`: read a video, camera or stream; write the annotated video."""
+    import dataclasses
+
+    from .pipeline import RunOutputs, run_video
+    from .samples import sample_clip
+    from .sinks import display_available
+    from .sources import source_kind
+
+    config = _load_config(args)
+    settings = config.pipeline
+    if args.policy:
+        settings = dataclasses.replace(settings, policy=args.policy)
+    source = args.source if args.source is not None else str(sample_clip())
+    display = display_available() if args.display is None else args.display
+    outputs = RunOutputs(
+        video_path=str(args.out) if args.out else None,
+        jsonl_path=str(args.jsonl) if args.jsonl else None,
+        display=display,
+        progress=source_kind(source) == "file" and sys.stderr.isatty(),
+    )
+    summary = run_video(source, _make_reader(config), settings, outputs)
+    for line in summary.lines():
+        print(f"streamocr: {line}", file=sys.stderr)
+    return {"SIGINT": 130, "SIGTERM": 143}.get(summary.stopped_by or "", 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `streamocr` command."""
     parser = argparse.ArgumentParser(
@@ -141,6 +168,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_config_args(ev)
     ev.set_defaults(func=cmd_eval)
+
+    run = sub.add_parser("run", help="read Sudoku puzzles in a video, camera or stream")
+    run.add_argument(
+        "source", nargs="?", metavar="SOURCE",
+        help="video file, camera (0, /dev/video0), rtsp:// or http(s):// stream "
+        "(default: the built-in sample clip)",
+    )
+    run.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video")
+    run.add_argument("--jsonl", type=Path, metavar="FILE", help="write one JSON line per frame")
+    run.add_argument(
+        "--display", action=argparse.BooleanOptionalAction, default=None,
+        help="show a window (q quit, space freeze, s snapshot); default: on where there "
+        "is a display",
+    )
+    run.add_argument(
+        "--policy", choices=["wait", "drop"],
+        help="full queues: wait (never drop) or drop the oldest frames (default: wait for "
+        "files, drop for live sources)",
+    )
+    _add_config_args(run)
+    run.set_defaults(func=cmd_run)
     return parser
 
 

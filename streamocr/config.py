@@ -45,6 +45,8 @@ class PipelineSettings:
 
     Attributes:
         queue_size: capacity of each queue between stages, in frames.
+        live_queue_size: the same when frames are dropped (live sources): short queues keep
+            the latency low, since a dropping queue is always nearly full.
         policy: "auto" (files wait and never drop; live sources drop the oldest frames),
             "wait" or "drop".
         batch_frames: most frames whose cells go to the model in one call.
@@ -54,9 +56,13 @@ class PipelineSettings:
         read_timeout_s: how long a live source may go without a frame before reconnecting.
         reconnect_attempts: how often a live source is reopened before giving up (0: never).
         reconnect_backoff_s: first wait before reopening; doubles each attempt, up to 8 s.
+        max_frames: stop after this many frames (0: run until the source ends).
+        decoder_threads: FFmpeg decoder threads (0: 2 for files, 1 for live sources).
+        cv_threads: OpenCV and Numba threads; the stage threads already share the cores.
     """
 
     queue_size: int = 8
+    live_queue_size: int = 2
     policy: str = "auto"
     batch_frames: int = 4
     detect_every: int = 1
@@ -64,12 +70,17 @@ class PipelineSettings:
     read_timeout_s: float = 5.0
     reconnect_attempts: int = 10
     reconnect_backoff_s: float = 0.5
+    max_frames: int = 0
+    decoder_threads: int = 0
+    cv_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.policy not in ("auto", "wait", "drop"):
             raise ValueError(f"policy must be 'auto', 'wait' or 'drop', got {self.policy!r}")
         if not 1 <= self.queue_size <= 1024:
             raise ValueError(f"queue_size must be in [1, 1024], got {self.queue_size}")
+        if not 1 <= self.live_queue_size <= 1024:
+            raise ValueError(f"live_queue_size must be in [1, 1024], got {self.live_queue_size}")
         if not 1 <= self.batch_frames <= 64:
             raise ValueError(f"batch_frames must be in [1, 64], got {self.batch_frames}")
         if self.detect_every < 1:
@@ -79,6 +90,12 @@ class PipelineSettings:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.reconnect_attempts < 0:
             raise ValueError(f"reconnect_attempts must be >= 0, got {self.reconnect_attempts}")
+        if self.max_frames < 0:
+            raise ValueError(f"max_frames must be >= 0, got {self.max_frames}")
+        if not 0 <= self.decoder_threads <= 16:
+            raise ValueError(f"decoder_threads must be in [0, 16], got {self.decoder_threads}")
+        if not 1 <= self.cv_threads <= 64:
+            raise ValueError(f"cv_threads must be in [1, 64], got {self.cv_threads}")
 
 
 @dataclass(frozen=True)

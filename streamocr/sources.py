@@ -1,0 +1,355 @@
+"""Video sources: files and network streams (PyAV), webcams (OpenCV), and their policies.
+
+A source yields `Frame`s in decode order. Files are finite and are read as fast as the
+pipeline takes them; live sources (cameras, RTSP, HTTP MJPEG/HLS) run at their own pace, and
+a network stream that breaks is reopened with exponential backoff. Sources know nothing of
+Sudoku.
+
+Example:
+    >>> source = open_source("clip.mp4")
+    >>> for frame in source.frames():
+    ...     print(frame.index, frame.pts_s)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import SourceError
+from .types import Frame
+
+log = logging.getLogger(__name__)
+
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+_MAX_BACKOFF_S = 8.0
+_MAX_CONSECUTIVE_DECODE_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a sink needs to know of a source to keep its geometry and timing.
+
+    Attributes:
+        name: a short name of the source (file name, URL, camera).
+        kind: "file", "stream" or "camera".
+        width, height: frame size in pixels.
+        fps: nominal frame rate (a guess for live sources).
+        time_base: the stream's time base, so an output can keep the same timestamps;
+            None where the source has none (cameras).
+        frame_count: frames in a file when the container says so, else None.
+    """
+
+    name: str
+    kind: str
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction | None = None
+    frame_count: int | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the source runs at its own pace (frames may have to be dropped)."""
+        return self.kind != "file"
+
+
+def source_kind(spec: str) -> str:
+    """Classify a source string: "camera" (``0``, ``/dev/video0``), "stream" (a URL) or "file"."""
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        return "camera"
+    if spec.lower().startswith(NETWORK_SCHEMES):
+        return "stream"
+    return "file"
+
+
+class VideoSource:
+    """Base of all sources: `info`, a `frames()` iterator, `stop()`, and counters."""
+
+    info: SourceInfo
+    reconnects: int = 0
+    decode_errors: int = 0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self.state = "running"  # running | restarting | ended
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield frames in decode order until the source ends or `stop()` is called."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Ask `frames()` to end soon (safe to call from another thread)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release the underlying file, connection or device."""
+
+
+def _av_message(exc: BaseException) -> str:
+    """A short human message for a PyAV / OS error."""
+    if isinstance(exc, av.FFmpegError):
+        text = exc.strerror or str(exc)
+    else:
+        text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.rstrip(".").strip()
+
+
+class PyAVSource(VideoSource):
+    """A video file or a network stream decoded by PyAV (FFmpeg).
+
+    Args:
+        spec: a file path or a URL (rtsp://, http(s):// for MJPEG or HLS ...).
+        live: whether the source is live (reconnects, no frame count); default: a URL is.
+        open_timeout_s, read_timeout_s: network timeouts (ignored for local files).
+        reconnect_attempts: how often a broken live stream is reopened (0: never).
+        reconnect_backoff_s: first wait before reopening; doubles per attempt, up to 8 s.
+        decoder_threads: FFmpeg decoder threads (0: 2 for files, 1 for live streams, so a
+            live frame is not held back by frame threading).
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        live: bool | None = None,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+        reconnect_attempts: int = 10,
+        reconnect_backoff_s: float = 0.5,
+        decoder_threads: int = 0,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.is_network = source_kind(spec) == "stream"
+        self.live = self.is_network if live is None else live
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.reconnect_attempts = reconnect_attempts if self.live else 0
+        self.reconnect_backoff_s = reconnect_backoff_s
+        self.decoder_threads = decoder_threads or (1 if self.live else 2)
+        if not self.is_network and not Path(spec).is_file():
+            what = "not a file" if Path(spec).exists() else "not found"
+            raise SourceError(f"video file {what}: {spec}")
+        self._container, self._stream = self._open()
+        self.info = self._make_info()
+
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        what = "stream" if self.is_network else "video file"
+        options = {}
+        if self.spec.lower().startswith(("rtsp://", "rtsps://")):
+            options["rtsp_transport"] = "tcp"
+        timeout = (self.open_timeout_s, self.read_timeout_s) if self.is_network else None
+        try:
+            container = av.open(self.spec, mode="r", options=options, timeout=timeout)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(f"cannot open {what} {self.spec}: {_av_message(exc)}") from exc
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"no video stream in {self.spec}")
+        stream = container.streams.video[0]
+        if stream.codec_context is None:
+            container.close()
+            raise SourceError(f"unsupported video codec in {self.spec}")
+        stream.thread_type = "AUTO" if self.decoder_threads > 1 else "SLICE"
+        stream.codec_context.thread_count = self.decoder_threads
+        return container, stream
+
+    def _make_info(self) -> SourceInfo:
+        stream = self._stream
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        frame_count = None
+        if not self.live:
+            frame_count = stream.frames or None
+            if frame_count is None and stream.duration and stream.time_base:
+                frame_count = round(float(stream.duration * stream.time_base * rate)) or None
+        return SourceInfo(
+            name=Path(self.spec).name if not self.is_network else self.spec,
+            kind="stream" if self.live else "file",
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=Fraction(rate),
+            time_base=stream.time_base,
+            frame_count=frame_count,
+        )
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield decoded frames; a live stream that breaks is reopened with backoff."""
+        index = 0
+        last_pts_s = -1.0
+        pts_offset_s = 0.0
+        frame_period_s = 1.0 / float(self.info.fps)
+        while not self._stop.is_set():
+            first_of_connection = True
+            try:
+                for image, pts_s in self._decode():
+                    if first_of_connection and self.live:
+                        # A live stream's clock starts anywhere (and again with each new
+                        # connection): count from the first frame, always increasing.
+                        pts_offset_s = (last_pts_s + frame_period_s if index else 0.0) - pts_s
+                    first_of_connection = False
+                    pts_s = pts_s + pts_offset_s
+                    if pts_s <= last_pts_s:
+                        pts_s = last_pts_s + frame_period_s
+                    last_pts_s = pts_s
+                    yield Frame(image, index, pts_s, self.info.name)
+                    index += 1
+                    if self._stop.is_set():
+                        break
+                broken = None  # the stream ended
+            except (av.FFmpegError, OSError) as exc:
+                broken = exc
+            if self._stop.is_set():
+                break
+            if not self.live:
+                if broken is not None:
+                    raise SourceError(
+                        f"cannot decode {self.spec}: {_av_message(broken)}"
+                    ) from broken
+                break
+            reason = _av_message(broken) if broken is not None else "end of stream"
+            self._reconnect(reason)
+        self.state = "ended"
+
+    def _decode(self) -> Iterator[tuple[np.ndarray, float]]:
+        stream = self._stream
+        consecutive_errors = 0
+        for packet in self._container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError as exc:
+                # A damaged packet: FFmpeg resynchronises on the next keyframe.
+                self.decode_errors += 1
+                consecutive_errors += 1
+                if consecutive_errors > _MAX_CONSECUTIVE_DECODE_ERRORS:
+                    raise SourceError(
+                        f"cannot decode {self.spec}: {_av_message(exc)} "
+                        f"({consecutive_errors} damaged packets in a row)"
+                    ) from exc
+                continue
+            consecutive_errors = 0
+            for vframe in decoded:
+                image = vframe.to_ndarray(format="bgr24")
+                pts_s = float(vframe.time) if vframe.time is not None else -1.0
+                yield image, pts_s
+            if self._stop.is_set():
+                return
+
+    def _reconnect(self, reason: str) -> None:
+        """Reopen a live stream, waiting longer after each failed attempt."""
+        self.state = "restarting"
+        self._close_container()
+        delay = self.reconnect_backoff_s
+        for attempt in range(1, self.reconnect_attempts + 1):
+            log.warning(
+                "%s: %s; reconnecting in %.1f s (attempt %d/%d)",
+                self.spec,
+                reason,
+                delay,
+                attempt,
+                self.reconnect_attempts,
+            )
+            if self._stop.wait(delay):
+                return
+            try:
+                self._container, self._stream = self._open()
+            except SourceError as exc:
+                reason = str(exc)
+                delay = min(_MAX_BACKOFF_S, delay * 2)
+                continue
+            self.reconnects += 1
+            self.state = "running"
+            log.warning("%s: reconnected", self.spec)
+            return
+        raise SourceError(
+            f"stream lost: {self.spec} ({reason}; gave up after "
+            f"{self.reconnect_attempts} reconnection attempts)"
+        )
+
+    def _close_container(self) -> None:
+        container, self._container = getattr(self, "_container", None), None
+        if container is not None:
+            try:
+                container.close()
+            except (av.FFmpegError, OSError):
+                pass
+
+    def close(self) -> None:
+        """Close the container."""
+        self._close_container()
+
+
+class CameraSource(VideoSource):
+    """A webcam through OpenCV (``0`` or ``/dev/video0``); always live.
+
+    Timestamps are taken from the wall clock when each frame arrives.
+    """
+
+    def __init__(self, spec: str) -> None:
+        import cv2
+
+        super().__init__()
+        self.spec = spec
+        device = int(spec) if spec.isdigit() else spec
+        self._capture = cv2.VideoCapture(device)
+        if not self._capture.isOpened():
+            raise SourceError(f"cannot open camera {spec}")
+        fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self.info = SourceInfo(
+            name=f"camera {spec}",
+            kind="camera",
+            width=int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            fps=Fraction(fps).limit_denominator(1001),
+            time_base=Fraction(1, 1000),
+        )
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield frames until the camera fails or `stop()` is called."""
+        start = time.monotonic()
+        index = 0
+        while not self._stop.is_set():
+            ok, image = self._capture.read()
+            if not ok or image is None:
+                raise SourceError(f"camera {self.spec} stopped delivering frames")
+            yield Frame(image, index, time.monotonic() - start, self.info.name)
+            index += 1
+        self.state = "ended"
+
+    def close(self) -> None:
+        """Release the camera."""
+        self._capture.release()
+
+
+def open_source(
+    spec: str,
+    open_timeout_s: float = 10.0,
+    read_timeout_s: float = 5.0,
+    reconnect_attempts: int = 10,
+    reconnect_backoff_s: float = 0.5,
+    decoder_threads: int = 0,
+) -> VideoSource:
+    """Open a file, a network stream or a camera by its string.
+
+    Raises:
+        SourceError: the file is missing or not a video, the stream cannot be reached, the
+            codec is not supported, or the camera cannot be opened.
+    """
+    kind = source_kind(spec)
+    if kind == "camera":
+        return CameraSource(spec)
+    return PyAVSource(
+        spec,
+        open_timeout_s=open_timeout_s,
+        read_timeout_s=read_timeout_s,
+        reconnect_attempts=reconnect_attempts,
+        reconnect_backoff_s=reconnect_backoff_s,
+        decoder_threads=decoder_threads,
+    )

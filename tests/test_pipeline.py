@@ -1,0 +1,272 @@
+"""The video pipeline: policies, counts, batching, shutdown, and the `run` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from clips import build_clip
+from rtsp_server import free_port
+
+from streamocr.config import PipelineSettings
+from streamocr.errors import SourceError
+from streamocr.pipeline import VideoPipeline
+from streamocr.reader import SudokuReader
+from streamocr.recognize import DEFAULT_MODEL
+from streamocr.sinks import JsonLinesSink, VideoFileSink
+from streamocr.sources import SourceInfo, VideoSource, open_source
+
+REPO = Path(__file__).resolve().parent.parent
+needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
+
+
+class FakeRecognizer:
+    """Stands in for the ONNX model: every cell is empty; records the batch shapes."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.shapes: list[tuple[int, ...]] = []
+
+    def recognize(self, cells: np.ndarray) -> np.ndarray:
+        self.shapes.append(cells.shape)
+        time.sleep(self.delay_s)
+        probabilities = np.zeros((len(cells), 10), np.float32)
+        probabilities[:, 0] = 1.0
+        return probabilities
+
+
+class SlowReader(SudokuReader):
+    """A reader whose processing stage takes at least `delay_s` per frame."""
+
+    def __init__(self, delay_s: float, recognizer=None) -> None:
+        super().__init__(recognizer=recognizer or FakeRecognizer())
+        self.delay_s = delay_s
+
+    def extract(self, image):
+        time.sleep(self.delay_s)
+        return super().extract(image)
+
+
+class LiveReplay(VideoSource):
+    """The frames of a file delivered as a live source would: unthrottled, may be dropped."""
+
+    def __init__(self, path: Path, fail_after: int | None = None) -> None:
+        super().__init__()
+        self._file = open_source(str(path))
+        self.info = replace(self._file.info, kind="stream", frame_count=None)
+        self.fail_after = fail_after
+
+    def frames(self):
+        for frame in self._file.frames():
+            if self._stop.is_set():
+                break
+            if self.fail_after is not None and frame.index >= self.fail_after:
+                raise SourceError("stream lost: test")
+            yield frame
+
+    def close(self):
+        self._file.close()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 48-frame clip; the grid leaves the view in the middle."""
+    return build_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", frames=48, size=(320, 240))
+
+
+def _run(source, reader, tmp_path, **settings):
+    info: SourceInfo = source.info
+    video = VideoFileSink(tmp_path / "a.mp4", info.width, info.height, info.fps, info.time_base)
+    jsonl = JsonLinesSink(tmp_path / "f.jsonl")
+    pipeline = VideoPipeline(source, reader, PipelineSettings(**settings), video, jsonl)
+    return pipeline, video, jsonl
+
+
+def _read_outputs(tmp_path):
+    with av.open(str(tmp_path / "a.mp4")) as container:
+        times = [float(f.time) for f in container.decode(video=0)]
+    records = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    return times, records
+
+
+def test_file_under_a_slow_stage_loses_no_frame(clip, tmp_path):
+    source = open_source(str(clip.path))
+    pipeline, _, _ = _run(source, SlowReader(0.03), tmp_path, queue_size=2)
+    summary = pipeline.run()
+    assert pipeline.policy == "wait"
+    assert (summary.frames_in, summary.frames_out, summary.dropped) == (48, 48, 0)
+    times, records = _read_outputs(tmp_path)
+    assert [r["frame"] for r in records] == list(range(48))
+    assert len(times) == 48
+    # Same timing as the input: frame i at i / fps.
+    assert sorted(times) == pytest.approx([i / clip.fps for i in range(48)], abs=1e-3)
+    assert [r["pts"] for r in records] == pytest.approx(sorted(times), abs=1e-3)
+    for record, in_view in zip(records, clip.in_view, strict=True):
+        if in_view:
+            assert record["found"] and len(record["corners"]) == 4
+            assert len(record["digits"]) == 81
+    assert set(records[0]) == {
+        "frame",
+        "pts",
+        "found",
+        "corners",
+        "digits",
+        "solution",
+        "latency_ms",
+    }
+
+
+@pytest.mark.parametrize(
+    ("live", "policy", "drops"),
+    [
+        (True, "auto", True),  # live sources keep the newest frames
+        (True, "wait", False),  # ... unless told to wait
+        (False, "drop", True),  # a file can be told to drop
+    ],
+)
+def test_policy_under_a_slow_stage(clip, tmp_path, live, policy, drops):
+    source = LiveReplay(clip.path) if live else open_source(str(clip.path))
+    pipeline, _, _ = _run(source, SlowReader(0.03), tmp_path, policy=policy)
+    summary = pipeline.run()
+    assert summary.frames_in == 48
+    assert summary.frames_in == summary.frames_out + summary.dropped
+    assert (summary.dropped > 0) == drops
+    times, records = _read_outputs(tmp_path)
+    assert len(times) == len(records) == summary.frames_out
+    indices = [r["frame"] for r in records]
+    assert indices == sorted(indices)
+    if drops:
+        assert indices[-1] == 47  # the newest frame is never the one dropped
+
+
+def test_cells_of_several_frames_share_one_padded_model_call(clip, tmp_path):
+    recognizer = FakeRecognizer(delay_s=0.2)  # slow model: work piles up before it
+    source = open_source(str(clip.path))
+    pipeline, _, _ = _run(source, SudokuReader(recognizer=recognizer), tmp_path, batch_frames=4)
+    summary = pipeline.run()
+    assert summary.frames_out == 48
+    assert summary.model_calls == len(recognizer.shapes) <= summary.frames_out // 2
+    grids = {shape[0] // 81 for shape in recognizer.shapes}
+    assert all(shape[0] % 81 == 0 for shape in recognizer.shapes)
+    assert grids <= {1, 2, 4, 8, 16}  # powers of two only: few shapes for the session
+
+
+def test_stop_finishes_frames_in_flight(clip, tmp_path):
+    source = open_source(str(clip.path))
+    pipeline, _, _ = _run(source, SlowReader(0.03), tmp_path, queue_size=2)
+    threading.Timer(0.4, pipeline.stop, args=("test",)).start()
+    summary = pipeline.run()
+    assert summary.stopped_by == "test"
+    assert 0 < summary.frames_out == summary.frames_in < 48
+    times, records = _read_outputs(tmp_path)
+    assert len(times) == len(records) == summary.frames_out
+
+
+def test_source_failure_is_raised_after_outputs_are_closed(clip, tmp_path):
+    source = LiveReplay(clip.path, fail_after=10)
+    pipeline, video, jsonl = _run(source, SudokuReader(recognizer=FakeRecognizer()), tmp_path)
+    with pytest.raises(SourceError, match="stream lost"):
+        pipeline.run()
+    times, records = _read_outputs(tmp_path)  # the MP4 is finalised and readable
+    assert len(times) == len(records) == pipeline.frames_out > 0
+
+
+# The command line, as a person runs it (needs the digit model).
+
+
+def _cli(*args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamocr", "run", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """Long enough to be interrupted mid-run."""
+    return build_clip(tmp_path_factory.mktemp("long") / "long.mp4", frames=240, size=(320, 240))
+
+
+@needs_model
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_run_leaves_valid_outputs(long_clip, tmp_path, signum, code):
+    out, jsonl = tmp_path / "a.mp4", tmp_path / "f.jsonl"
+    process = _cli(str(long_clip.path), "--out", str(out), "--jsonl", str(jsonl), "--no-display")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if jsonl.is_file() and len(jsonl.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    lines = jsonl.read_text().splitlines()
+    assert all(line.endswith("}") for line in lines)
+    records = [json.loads(line) for line in lines]
+    assert [r["frame"] for r in records] == list(range(len(records)))
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == len(records)
+    assert len(records) < long_clip.frames
+
+
+def _corrupt_file(tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(20000))
+    return str(path)
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("make_source", "message"),
+    [
+        (lambda tmp: str(tmp / "missing.mp4"), "video file not found"),
+        (_corrupt_file, "cannot open video file"),
+        (lambda tmp: f"rtsp://127.0.0.1:{free_port()}/live", "cannot open stream"),
+    ],
+)
+def test_bad_source_gives_one_line_and_nonzero_exit(tmp_path, make_source, message):
+    process = _cli(make_source(tmp_path), "--out", str(tmp_path / "a.mp4"), "--no-display")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == SourceError.exit_code
+    assert stderr.strip().splitlines() == [stderr.strip()]
+    assert stderr.startswith("streamocr: error: ") and message in stderr
+
+
+def test_missing_model_gives_one_line(clip, tmp_path):
+    process = _cli(
+        str(clip.path), "--no-display", "--set", f"recognition.model='{tmp_path}/x.onnx'"
+    )
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert stderr.startswith("streamocr: error: ") and len(stderr.strip().splitlines()) == 1
+
+
+@needs_model
+@pytest.mark.accuracy
+def test_run_reads_the_clip(tmp_path):
+    # 480x360: at 320x240 a cell is ~18 px and the reading is far less reliable.
+    clip = build_clip(tmp_path / "clip.mp4", frames=48, size=(480, 360), seed=2)
+    out, jsonl = tmp_path / "a.mp4", tmp_path / "f.jsonl"
+    process = _cli(str(clip.path), "--out", str(out), "--jsonl", str(jsonl), "--no-display")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "frames in 48, out 48, dropped 0" in stderr
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    in_view = [r for r, v in zip(records, clip.in_view, strict=True) if v]
+    right = sum(r["digits"] == clip.digits for r in in_view)
+    assert right >= 0.8 * len(in_view), f"{right}/{len(in_view)} in-view frames read right"

@@ -1,0 +1,81 @@
+"""Sinks: the MP4 keeps frame count and timing, JSON lines are flushed, errors for people."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from streamocr.errors import SinkError
+from streamocr.sinks import JsonLinesSink, VideoFileSink, pick_encoder
+
+
+def _frames(n, size=(96, 64)):
+    w, h = size
+    for i in range(n):
+        image = np.zeros((h, w, 3), np.uint8)
+        image[:, : (i * 7) % w] = (40, 120, 220)
+        yield image
+
+
+@pytest.mark.parametrize(
+    ("encoder", "time_base", "pts_s"),
+    [
+        ("libx264", Fraction(1, 15360), [i / 30 for i in range(12)]),
+        # Irregular timestamps (a live source) survive in a 90 kHz time base.
+        ("libx264", Fraction(1, 90000), [0.0, 0.05, 0.09, 0.2, 0.21, 0.3]),
+        ("mpeg4", Fraction(1, 15360), [i / 30 for i in range(12)]),  # the fallback encoder
+    ],
+)
+def test_video_keeps_count_and_timestamps(tmp_path, encoder, time_base, pts_s):
+    path = tmp_path / "out.mp4"
+    sink = VideoFileSink(path, 96, 64, Fraction(30), time_base, encoder=encoder)
+    for image, t in zip(_frames(len(pts_s)), pts_s, strict=True):
+        sink.write(image, t)
+    sink.close()
+    sink.close()  # closing twice is harmless
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = sorted(float(f.time) for f in container.decode(stream))
+    assert len(times) == len(pts_s)
+    assert times == pytest.approx(pts_s, abs=1e-3)
+
+
+def test_pick_encoder_falls_back():
+    assert pick_encoder(("no-such-encoder", "mpeg4")) == "mpeg4"
+    with pytest.raises(SinkError, match="no video encoder"):
+        pick_encoder(("no-such-encoder",))
+
+
+def test_odd_frame_size_is_encoded(tmp_path):
+    sink = VideoFileSink(tmp_path / "odd.mp4", 95, 63, Fraction(25))
+    for i, image in enumerate(_frames(3, (95, 63))):
+        sink.write(image, i / 25)
+    sink.close()
+    with av.open(str(tmp_path / "odd.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+def test_jsonl_is_flushed_per_line(tmp_path):
+    path = tmp_path / "f.jsonl"
+    sink = JsonLinesSink(path)
+    sink.write({"frame": 0, "found": False})
+    sink.write({"frame": 1, "found": True})
+    lines = path.read_text().splitlines()  # read while the sink is still open
+    assert [json.loads(line)["frame"] for line in lines] == [0, 1]
+    sink.close()
+
+
+@pytest.mark.parametrize(
+    "make_sink",
+    [
+        lambda p: JsonLinesSink(p / "no" / "such" / "f.jsonl"),
+        lambda p: VideoFileSink(p / "no" / "such" / "a.mp4", 64, 64, Fraction(30)),
+    ],
+)
+def test_unwritable_output_raises_sink_error(tmp_path, make_sink):
+    with pytest.raises(SinkError, match="cannot write"):
+        make_sink(tmp_path)
