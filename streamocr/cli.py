@@ -110,7 +110,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     reader = _make_reader(_load_config(args))
     photos = [p for folder in args.folders for p in load_folder(folder, args.split)]
     if not photos:
-        print("streamocr: error: no labelled photos (imageN.jpg + imageN.dat) found", file=sys.stderr)
+        print(
+            "streamocr: error: no labelled photos (imageN.jpg + imageN.dat) found", file=sys.stderr
+        )
         return 2
     report = evaluate(reader, photos, args.debug)
     print(json.dumps(report.summary()) if args.json else report.format())
@@ -159,31 +161,49 @@ def build_parser() -> argparse.ArgumentParser:
     read.set_defaults(func=cmd_read)
 
     ev = sub.add_parser("eval", help="score the reader on labelled photo folders")
-    ev.add_argument("folders", nargs="+", type=Path, metavar="DIR",
-                    help="folder of imageN.jpg + imageN.dat pairs")
-    ev.add_argument("--split", choices=["all", "train", "validation"], default="all",
-                    help="score only this side of the by-page split (default: all)")
-    ev.add_argument("--debug", type=Path, metavar="OUT",
-                    help="write outline, warped grid and misread cells of wrong images here")
+    ev.add_argument(
+        "folders",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="folder of imageN.jpg + imageN.dat pairs",
+    )
+    ev.add_argument(
+        "--split",
+        choices=["all", "train", "validation"],
+        default="all",
+        help="score only this side of the by-page split (default: all)",
+    )
+    ev.add_argument(
+        "--debug",
+        type=Path,
+        metavar="OUT",
+        help="write outline, warped grid and misread cells of wrong images here",
+    )
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_config_args(ev)
     ev.set_defaults(func=cmd_eval)
 
     run = sub.add_parser("run", help="read Sudoku puzzles in a video, camera or stream")
     run.add_argument(
-        "source", nargs="?", metavar="SOURCE",
+        "source",
+        nargs="?",
+        metavar="SOURCE",
         help="video file, camera (0, /dev/video0), rtsp:// or http(s):// stream "
         "(default: the built-in sample clip)",
     )
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video")
     run.add_argument("--jsonl", type=Path, metavar="FILE", help="write one JSON line per frame")
     run.add_argument(
-        "--display", action=argparse.BooleanOptionalAction, default=None,
+        "--display",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="show a window (q quit, space freeze, s snapshot); default: on where there "
         "is a display",
     )
     run.add_argument(
-        "--policy", choices=["wait", "drop"],
+        "--policy",
+        choices=["wait", "drop"],
         help="full queues: wait (never drop) or drop the oldest frames (default: wait for "
         "files, drop for live sources)",
     )

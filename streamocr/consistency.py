@@ -38,8 +38,9 @@ class CheckedReading:
 
 def _with_digits(reading: Reading, digits: np.ndarray) -> Reading:
     confidence = reading.probabilities[np.arange(81), digits].astype(np.float32)
-    return Reading(digits=digits.astype(np.int8), confidence=confidence,
-                   probabilities=reading.probabilities)
+    return Reading(
+        digits=digits.astype(np.int8), confidence=confidence, probabilities=reading.probabilities
+    )
 
 
 def check_reading(
@@ -98,6 +99,10 @@ def check_reading(
         fixed = solve(candidate, max_steps=20_000)
         if fixed.status == "solved":
             changed = tuple(sorted(options[j][1] for j in combo))
-            return CheckedReading(_with_digits(reading, candidate), fixed, changed,
-                                  tuple(sorted(set(doubtful) | set(changed))))
+            return CheckedReading(
+                _with_digits(reading, candidate),
+                fixed,
+                changed,
+                tuple(sorted(set(doubtful) | set(changed))),
+            )
     return CheckedReading(reading, result, (), tuple(sorted(set(doubtful) | conflicts)))

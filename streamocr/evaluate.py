@@ -105,7 +105,9 @@ class EvalReport:
                 elif not sc.found:
                     lines.append(f"  {sc.path.name}: no grid found")
                 else:
-                    cells = ", ".join(f"r{i // 9 + 1}c{i % 9 + 1} {t}->{r}" for i, t, r in sc.wrong_cells)
+                    cells = ", ".join(
+                        f"r{i // 9 + 1}c{i % 9 + 1} {t}->{r}" for i, t, r in sc.wrong_cells
+                    )
                     lines.append(f"  {sc.path.name}: {len(sc.wrong_cells)} wrong: {cells}")
         return "\n".join(lines)
 
@@ -162,8 +164,16 @@ def write_debug(
     for i, t, r in score.wrong_cells:
         y, x = (i // 9) * cell, (i % 9) * cell
         cv2.rectangle(warped, (x + 1, y + 1), (x + cell - 2, y + cell - 2), (0, 0, 255), 2)
-        cv2.putText(warped, f"{t}>{r}", (x + 2, y + cell - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (0, 0, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            warped,
+            f"{t}>{r}",
+            (x + 2, y + cell - 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (0, 0, 255),
+            1,
+            cv2.LINE_AA,
+        )
     cv2.imwrite(str(out / f"{stem}_warped.png"), warped)
     if score.wrong_cells:
         inputs, _ = cell_inputs(image, result.detection)

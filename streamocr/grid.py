@@ -167,7 +167,9 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> list[np.ndarray]:
 def _extend_to_nine(quad: np.ndarray, pitch: float, gap: float) -> list[np.ndarray]:
     """Grow a quad of cell holes to the grid lines, then by whole cells up to 9 x 9."""
     center = quad.mean(axis=0)
-    grown = center + (quad - center) * (1 + gap / max(1.0, np.linalg.norm(quad - center, axis=1).mean() / 1.2))
+    grown = center + (quad - center) * (
+        1 + gap / max(1.0, np.linalg.norm(quad - center, axis=1).mean() / 1.2)
+    )
     tl, tr, br, bl = grown
     across = ((tr - tl) + (br - bl)) / 2
     down = ((bl - tl) + (br - tr)) / 2
@@ -181,12 +183,17 @@ def _extend_to_nine(quad: np.ndarray, pitch: float, gap: float) -> list[np.ndarr
     for left in range(missing_x + 1):
         for top in range(missing_y + 1):
             right, bottom = missing_x - left, missing_y - top
-            out.append(np.array([
-                tl - left * ux - top * uy,
-                tr + right * ux - top * uy,
-                br + right * ux + bottom * uy,
-                bl - left * ux + bottom * uy,
-            ], np.float32))
+            out.append(
+                np.array(
+                    [
+                        tl - left * ux - top * uy,
+                        tr + right * ux - top * uy,
+                        br + right * ux + bottom * uy,
+                        bl - left * ux + bottom * uy,
+                    ],
+                    np.float32,
+                )
+            )
     return out
 
 
@@ -206,17 +213,19 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     )
     probe = (probe > 0).astype(np.float32)
     reach, margin = max(2, cell // 6), max(2, cell // 4)
+    starts = np.arange(1, 9) * cell - reach
     scores = []
     for axis in (0, 1):
         profile = probe.mean(axis=axis)
         # Inner lines only: the outer ones also match a plain rectangle.
-        lines = np.array([profile[k * cell - reach : k * cell + reach + 1].max() for k in range(1, 9)])
-        between = np.array(
-            [profile[k * cell + margin : (k + 1) * cell - margin + 1].mean() for k in range(9)]
-        )
+        windows = np.lib.stride_tricks.sliding_window_view(profile, 2 * reach + 1)
+        lines = windows[starts].max(axis=1)
+        between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
         # A weak line counts for little: use a low quantile so most lines must be present.
-        scores.append(float(np.quantile(lines, 0.25) - np.median(between)))
+        ranked = np.sort(lines)
+        scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - np.median(between)))
     return float(np.clip(min(scores), 0.0, 1.0))
+
 
 class GridFinder:
     """Finds the most plausible Sudoku grid outline in an image.
@@ -251,8 +260,13 @@ class GridFinder:
             _close_along_lines(binary, max(5, max(small.shape) // 60)),
         ]
         scored: list[tuple[float, np.ndarray, float]] = []
+        seen: set[bytes] = set()
         for rendering in renderings:
             for quad in _candidate_quads(rendering, min_area):
+                key = np.round(quad / 3).astype(np.int32).tobytes()
+                if key in seen:  # the renderings often agree: score each outline once
+                    continue
+                seen.add(key)
                 score = structure_score(binary, quad)
                 if score >= self.settings.min_score:
                     scored.append((score, quad, cv2.contourArea(quad)))

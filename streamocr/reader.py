@@ -54,8 +54,9 @@ def rotate_detection(detection: GridDetection, quarter_turns: int) -> GridDetect
     if quarter_turns % 4 == 0:
         return detection
     corners = np.roll(detection.corners, -quarter_turns, axis=0)
-    return GridDetection(corners, homography_for(corners, detection.warp_size),
-                         detection.warp_size, detection.score)
+    return GridDetection(
+        corners, homography_for(corners, detection.warp_size), detection.warp_size, detection.score
+    )
 
 
 def orientation_score(probabilities: np.ndarray, has_ink: np.ndarray) -> float:
@@ -98,18 +99,24 @@ class SudokuReader:
 
     def extract_at(self, image: np.ndarray, detection: GridDetection) -> CellBatch:
         """Cut the cells of a grid already located in `image`."""
-        gray = warped_gray(image, detection)
-        rotations = 4 if self.try_rotations else 1
-        parts = [cell_inputs_from_warped(np.ascontiguousarray(np.rot90(gray, k)))
-                 for k in range(rotations)]
-        inputs = np.concatenate([p[0] for p in parts])
-        has_ink = np.concatenate([p[1] for p in parts])
-        return CellBatch(detection, inputs, has_ink, rotations)
+        inputs, has_ink = cell_inputs_from_warped(warped_gray(image, detection))
+        if not self.try_rotations:
+            return CellBatch(detection, inputs, has_ink, 1)
+        # Turning the grid turns each cell in place and moves it: both are array rotations
+        # of the 9 x 9 mosaic of cell inputs, so the cells are cut only once.
+        mosaic = inputs.reshape(9, 9, 28, 28)
+        ink = has_ink.reshape(9, 9)
+        turned = [np.rot90(np.rot90(mosaic, k, axes=(0, 1)), k, axes=(2, 3)) for k in range(4)]
+        inputs = np.concatenate([t.reshape(81, 1, 28, 28) for t in turned])
+        has_ink = np.concatenate([np.rot90(ink, k).reshape(81) for k in range(4)])
+        return CellBatch(detection, np.ascontiguousarray(inputs), has_ink, 4)
 
     def interpret(self, batch: CellBatch, probabilities: np.ndarray) -> PuzzleResult:
         """Build the result of one grid from its cells' probabilities (R * 81 rows)."""
         scores = [
-            orientation_score(probabilities[k * 81 : (k + 1) * 81], batch.has_ink[k * 81 : (k + 1) * 81])
+            orientation_score(
+                probabilities[k * 81 : (k + 1) * 81], batch.has_ink[k * 81 : (k + 1) * 81]
+            )
             for k in range(batch.rotations)
         ]
         k = int(np.argmax(scores))
@@ -137,8 +144,16 @@ class SudokuReader:
 def result_record(path: str, result: PuzzleResult) -> dict:
     """The JSON record of `streamocr read --json` for one image."""
     if not result.found or result.reading is None:
-        return {"path": path, "found": False, "corners": None, "digits": None,
-                "solution": None, "confidence": None, "error": None, "status": result.status}
+        return {
+            "path": path,
+            "found": False,
+            "corners": None,
+            "digits": None,
+            "solution": None,
+            "confidence": None,
+            "error": None,
+            "status": result.status,
+        }
     corners = [[round(float(x), 2), round(float(y), 2)] for x, y in result.detection.corners]
     solution = None
     if result.solution is not None:

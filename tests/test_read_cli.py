@@ -85,7 +85,9 @@ def test_human_output(photo_file, capsys):
     ],
 )
 def test_setup_errors_are_one_line(args, message, code):
-    proc = subprocess.run([sys.executable, "-m", "streamocr", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamocr", *args], capture_output=True, text=True
+    )
     assert proc.returncode == code
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
