@@ -16,6 +16,10 @@ from .types import GridDetection
 
 MODEL_SIDE = 28  # side of one model input
 _DIGIT_BOX = 20  # the digit's longer side inside the model input
+# Small handwriting in a corner of the cell is still a digit: a hand-filled "1" can be a
+# 2-pixel stroke a fifth of the cell high.
+MIN_INK_FRAC = 0.008
+MIN_HEIGHT_FRAC = 0.18
 
 
 def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
@@ -37,9 +41,11 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     strength = np.clip(darkness / contrast, 0, 1)
     block = (cell_px | 1) + 2 * (cell_px // 4)
     binary = cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 10
+        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
     )
-    binary[strength < 0.25] = 0
+    # Faint, thin pen strokes are weak next to printed black: keep anything clearly darker
+    # than the paper and let the model call specks and show-through empty.
+    binary[strength < 0.15] = 0
     # Grid lines: long straight runs, far longer than any digit stroke. Removing them
     # before cells are cut keeps their remnants from looking like ink in a cell.
     run = int(cell_px * 0.85)
@@ -51,7 +57,10 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def isolate_digit(
-    binary: np.ndarray, strength: np.ndarray, min_ink_frac: float = 0.02
+    binary: np.ndarray,
+    strength: np.ndarray,
+    min_ink_frac: float = MIN_INK_FRAC,
+    min_height_frac: float = MIN_HEIGHT_FRAC,
 ) -> tuple[np.ndarray, bool]:
     """Isolate the digit in one cell and render it as a model input.
 
@@ -59,6 +68,7 @@ def isolate_digit(
         binary: uint8 (s, s) ink mask of the cell, grid lines included.
         strength: float32 (s, s) ink strength of the cell, 0..1.
         min_ink_frac: the smallest share of the cell the digit's ink must cover.
+        min_height_frac: the smallest digit height, as a share of the cell's side.
 
     Returns:
         The (28, 28) float32 model input and whether the cell holds digit-like ink.
@@ -91,7 +101,7 @@ def isolate_digit(
         return out, False
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    if (y1 - y0) < 0.25 * s:
+    if (y1 - y0) < min_height_frac * s:
         return out, False  # a dot or a dash, not a digit
     mask_grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     digit = (strength * mask_grown)[y0:y1, x0:x1]

@@ -62,14 +62,27 @@ def check_reading(
     """
     doubtful = tuple(int(i) for i in np.flatnonzero(reading.confidence < doubt_below))
     result = solve(reading.digits, max_steps=50_000)
+    digits = reading.digits.astype(np.int64)
+    order = np.argsort(reading.confidence)
     if result.status == "solved":
+        # A page filled in by hand: an inked cell read as empty is a digit the model missed.
+        missed = np.flatnonzero((digits == 0) & (reading.probabilities[:, 0] < 0.999))
+        if np.count_nonzero(digits) >= 64 and missed.size:
+            blanked = _blank_and_solve(reading, digits, set(), order, extra=missed)
+            if blanked is not None:
+                candidate, fixed = blanked
+                changed = tuple(int(i) for i in np.flatnonzero(candidate != digits))
+                return CheckedReading(
+                    _with_digits(reading, candidate),
+                    fixed,
+                    changed,
+                    tuple(sorted(set(doubtful) | set(changed))),
+                )
         return CheckedReading(reading, result, (), doubtful)
 
     logp = np.log(reading.probabilities + _EPS)
-    digits = reading.digits.astype(np.int64)
     base = logp[np.arange(81), digits]
     conflicts = set(find_conflicts(digits))
-    order = np.argsort(reading.confidence)
     cells = list(dict.fromkeys([*conflicts, *[int(i) for i in order[:suspects]]]))
     # Each cell's alternatives and their cost in lost log-probability.
     options: list[tuple[float, int, int]] = []
@@ -105,4 +118,55 @@ def check_reading(
                 changed,
                 tuple(sorted(set(doubtful) | set(changed))),
             )
+    blanked = _blank_and_solve(reading, digits, conflicts, order)
+    if blanked is not None:
+        candidate, fixed = blanked
+        changed = tuple(int(i) for i in np.flatnonzero(candidate != digits))
+        return CheckedReading(
+            _with_digits(reading, candidate),
+            fixed,
+            changed,
+            tuple(sorted(set(doubtful) | set(changed))),
+        )
     return CheckedReading(reading, result, (), tuple(sorted(set(doubtful) | conflicts)))
+
+
+def _blank_and_solve(
+    reading: Reading,
+    digits: np.ndarray,
+    conflicts: set[int],
+    order: np.ndarray,
+    unsure_below: float = 0.9,
+    most: int = 12,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, SolveResult] | None:
+    """Read the doubtful cells from the rest of the grid.
+
+    Misreadings too many or too confident for the search above (typical on a page filled
+    in by hand, where all 81 cells hold ink) still leave most cells right. Blanking the
+    conflicting and unsure cells and solving what remains gives, when that solution is
+    unique, the digit each blanked cell must hold; each takes that digit or stays empty,
+    whichever the model finds likelier (on a hand-filled page, the digit).
+    """
+    unsure = [int(i) for i in order if reading.confidence[i] < unsure_below and digits[i] != 0]
+    extra_cells = [] if extra is None else [int(i) for i in extra]
+    blank = list(dict.fromkeys([*extra_cells, *sorted(conflicts), *unsure]))[:most]
+    if not blank:
+        return None
+    puzzle = digits.copy()
+    puzzle[blank] = 0
+    if find_conflicts(puzzle):
+        return None
+    solved = solve(puzzle, check_unique=True, max_steps=50_000)
+    if solved.status != "solved" or not solved.unique:
+        return None
+    candidate = puzzle.copy()
+    probs = reading.probabilities
+    # On a page filled in by hand every cell holds a digit; on a printed puzzle a blanked
+    # cell may have been a speck read as a digit, so the model decides digit or empty.
+    filled_page = np.count_nonzero(digits) >= 64
+    for i in blank:
+        d = int(solved.solution[i])
+        candidate[i] = d if filled_page or probs[i, d] >= probs[i, 0] else 0
+    final = solve(candidate, max_steps=50_000)
+    return (candidate, final) if final.status == "solved" else None
