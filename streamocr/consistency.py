@@ -49,6 +49,7 @@ def check_reading(
     max_changes: int = 3,
     max_candidates: int = 400,
     suspects: int = 12,
+    max_cost: float = 7.0,
 ) -> CheckedReading:
     """Solve a reading; when it breaks the rules or has no solution, repair it if a cheap
     consistent alternative exists.
@@ -59,6 +60,8 @@ def check_reading(
         max_changes: most cells one repair may change.
         max_candidates: most alternative readings tried (each costs one bounded solve).
         suspects: how many of the least confident cells (plus all conflicting cells) may change.
+        max_cost: most log-probability a repair may lose (7: all changes together at least
+            a thousandth as likely as the reading).
     """
     doubtful = tuple(int(i) for i in np.flatnonzero(reading.confidence < doubt_below))
     result = solve(reading.digits, max_steps=50_000)
@@ -101,7 +104,9 @@ def check_reading(
             heapq.heappush(heap, (sum(c for c, _, _ in picked), combo))
     tried = 0
     while heap and tried < max_candidates:
-        _, combo = heapq.heappop(heap)
+        cost, combo = heapq.heappop(heap)
+        if cost > max_cost:
+            break  # what is left would be a guess, not a repair
         candidate = digits.copy()
         for j in combo:
             _, i, cls = options[j]
