@@ -18,8 +18,11 @@ def bench_ink_gray() -> list[tuple[str, str]]:
         numba_ms = time_ms(lambda image=image: ink_gray(image))
         opencv_ms = time_ms(lambda image=image: ink_gray_opencv(image))
         rows.append(
-            (f"ink gray {w}x{h}", f"numba {numba_ms:.3f} ms, OpenCV {opencv_ms:.3f} ms, "
-             f"OpenCV/numba = {opencv_ms / numba_ms:.2f}x")
+            (
+                f"ink gray {w}x{h}",
+                f"numba {numba_ms:.3f} ms, OpenCV {opencv_ms:.3f} ms, "
+                f"OpenCV/numba = {opencv_ms / numba_ms:.2f}x",
+            )
         )
     return rows
 
@@ -33,5 +36,8 @@ def bench_model(threads: int = 1) -> list[tuple[str, str]]:
     ms4 = time_ms(lambda: recognizer.recognize(batch4), repeat=100)
     return [
         (f"model, 81 cells, CPU, {threads} thread(s)", f"{ms:.3f} ms per batch"),
-        (f"model, 4 x 81 cells, CPU, {threads} thread(s)", f"{ms4:.3f} ms per batch ({ms4 / 4:.3f} ms per grid)"),
+        (
+            f"model, 4 x 81 cells, CPU, {threads} thread(s)",
+            f"{ms4:.3f} ms per batch ({ms4 / 4:.3f} ms per grid)",
+        ),
     ]
