@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .preprocess import binarize, ink_gray, resize_max_side
+from .preprocess import binarize, ink_gray, resize_max_side, stretch_contrast
 from .types import GridDetection
 
 _PROBE_CELL = 12  # pixels per cell when a candidate's inner structure is probed
@@ -247,6 +247,7 @@ class GridFinder:
         """Return up to `max_grids` non-overlapping grids, best first."""
         gray = ink_gray(image)
         small, scale = resize_max_side(gray, self.settings.work_max_side)
+        small = stretch_contrast(small)
         binary = binarize(small)
         min_area = self.settings.min_area_frac * small.shape[0] * small.shape[1]
         # Outlines are searched in a few renderings of the ink: as thresholded, with small

@@ -60,6 +60,21 @@ def resize_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
+def stretch_contrast(gray: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
+    """Stretch a gray image so its `low_pct`..`high_pct` percentiles span 0..255.
+
+    A dim or foggy frame then thresholds like a well-exposed one: the fixed offsets of the
+    adaptive threshold are relative to the image's own range.
+    """
+    sample = gray[::4, ::4]
+    low, high = np.percentile(sample, (low_pct, high_pct))
+    if high - low < 8:  # a flat image: nothing to stretch
+        return gray
+    scale = 255.0 / (high - low)
+    lut = np.clip((np.arange(256, dtype=np.float32) - low) * scale, 0, 255).astype(np.uint8)
+    return cv2.LUT(gray, lut)
+
+
 def binarize(gray: np.ndarray, block_frac: float = 1 / 30, offset: float = 7.0) -> np.ndarray:
     """Blur and adaptively threshold a gray image; ink becomes 255, paper 0.
 
