@@ -1,4 +1,4 @@
-"""The command line: read, run, eval. Parses arguments and calls the library."""
+"""The command line: read, run, eval, eval-video. Parses arguments and calls the library."""
 
 from __future__ import annotations
 
@@ -140,10 +140,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         display=display,
         progress=source_kind(source) == "file" and sys.stderr.isatty(),
     )
-    summary = run_video(source, _make_reader(config), settings, outputs)
+    summary = run_video(source, _make_reader(config), settings, outputs, config.stabilize)
     for line in summary.lines():
         print(f"streamocr: {line}", file=sys.stderr)
     return {"SIGINT": 130, "SIGTERM": 143}.get(summary.stopped_by or "", 0)
+
+
+def cmd_eval_video(args: argparse.Namespace) -> int:
+    """`streamocr eval-video VIDEO --truth TRUTH.json`: run a clip and score it."""
+    from .errors import InputError
+    from .evalvideo import VideoTruth, score_video
+    from .pipeline import RunOutputs, run_video
+
+    config = _load_config(args)
+    try:
+        truth = VideoTruth.from_json(json.loads(args.truth.read_text()))
+    except FileNotFoundError:
+        raise InputError(f"truth file not found: {args.truth}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raise InputError(f"cannot use truth file {args.truth}: {exc}") from None
+    records: list[dict] = []
+    outputs = RunOutputs(
+        video_path=str(args.out) if args.out else None,
+        jsonl_path=str(args.jsonl) if args.jsonl else None,
+    )
+    summary = run_video(
+        str(args.video), _make_reader(config), config.pipeline, outputs, config.stabilize, records
+    )
+    score = score_video(records, truth)
+    if args.json:
+        print(json.dumps(score.summary()))
+    else:
+        for line in score.lines():
+            print(line)
+    for line in summary.lines():
+        print(f"streamocr: {line}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(run)
     run.set_defaults(func=cmd_run)
+
+    evv = sub.add_parser("eval-video", help="score a video run against per-frame truth")
+    evv.add_argument("video", type=Path, metavar="VIDEO")
+    evv.add_argument(
+        "--truth",
+        type=Path,
+        required=True,
+        metavar="TRUTH.json",
+        help="per-frame truth: grid corners, whether the grid is in view, the givens "
+        "(the format tests/clips.py writes)",
+    )
+    evv.add_argument("--out", type=Path, metavar="FILE.mp4", help="also write the annotated video")
+    evv.add_argument("--jsonl", type=Path, metavar="FILE", help="also write the per-frame records")
+    evv.add_argument("--json", action="store_true", help="print the score as JSON")
+    _add_config_args(evv)
+    evv.set_defaults(func=cmd_eval_video)
     return parser
 
 

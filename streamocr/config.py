@@ -99,12 +99,111 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class StabilizeSettings:
+    """Evidence over frames, confirmation, board identity and grid tracking (video only).
+
+    Each cell keeps, per class, a decayed sum of the per-frame log-probabilities (each
+    clipped at `log_floor`, so one frame can never weigh more than ``-log_floor``). A class
+    is shown once it leads the runner-up by `confirm_margin`; a shown class gives way only
+    when another leads it by `retract_margin`. With the defaults a clearly read cell is
+    confirmed after two frames and a confirmed one needs about eight clear contrary frames
+    in a row to change.
+
+    Attributes:
+        enabled: stabilise the video (False: show each frame's own reading, detect every
+            frame).
+        decay: factor the evidence is multiplied by at each recognised frame (0..1); its
+            half-life is ``log(0.5) / log(decay)`` frames.
+        log_floor: lowest per-frame log-probability of a class (< 0).
+        confirm_margin: evidence lead over the runner-up that confirms a cell's class.
+        retract_margin: evidence lead of another class that retracts a confirmed class.
+        reset_cells: confirmed cells a frame must clearly contradict (ink where a cell is
+            confirmed empty, or another digit) for the board to count as a new puzzle.
+        reset_frames: consecutive recognised frames with that many contradictions that
+            reset the board's evidence.
+        contradict_prob: per-frame probability of another class that counts as clear.
+        fast_confirm_prob: a frame whose 81 cells are all read at least this surely, and
+            whose reading has exactly one solution, confirms the whole reading at once
+            (1 turns this off).
+        recognize_every: recognise the tracked grids' cells every N frames.
+        max_grids: most puzzles tracked at once.
+        track_confirm_detections: detections that must agree before a new grid is shown.
+        track_max_missed_frames: frames a grid is followed by optical flow alone, without a
+            matching detection, before it is dropped.
+        min_visible_share: share of the grid's area that must stay inside the frame; below
+            it the grid counts as having left the view and its overlay goes at once.
+        corner_gain: how far a matching detection pulls the tracked corners (0..1); low
+            values keep the outline still on a still page.
+        jump_share: a detection whose corners lie further than this share of the grid's
+            side from the tracked ones is a different grid (the old one is dropped).
+        min_track_points: fewest optical-flow points that still carry a grid between
+            detections.
+        solve_cache: confirmed readings whose solution is kept (each is solved once).
+    """
+
+    enabled: bool = True
+    decay: float = 0.85
+    log_floor: float = -7.0
+    confirm_margin: float = 9.0
+    retract_margin: float = 18.0
+    reset_cells: int = 8
+    reset_frames: int = 2
+    contradict_prob: float = 0.9
+    fast_confirm_prob: float = 0.7
+    recognize_every: int = 1
+    max_grids: int = 4
+    track_confirm_detections: int = 2
+    track_max_missed_frames: int = 30
+    min_visible_share: float = 0.5
+    corner_gain: float = 0.3
+    jump_share: float = 0.2
+    min_track_points: int = 12
+    solve_cache: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0 < self.decay <= 1:
+            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+        if self.log_floor >= 0:
+            raise ValueError(f"log_floor must be < 0, got {self.log_floor}")
+        if self.confirm_margin <= 0:
+            raise ValueError(f"confirm_margin must be > 0, got {self.confirm_margin}")
+        if self.retract_margin < self.confirm_margin:
+            raise ValueError(
+                f"retract_margin must be >= confirm_margin ({self.confirm_margin}), "
+                f"got {self.retract_margin}"
+            )
+        if not 1 <= self.reset_cells <= 81:
+            raise ValueError(f"reset_cells must be in [1, 81], got {self.reset_cells}")
+        for name in ("reset_frames", "recognize_every", "track_confirm_detections"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.5 <= self.fast_confirm_prob <= 1:
+            raise ValueError(f"fast_confirm_prob must be in [0.5, 1], got {self.fast_confirm_prob}")
+        if not 0.5 <= self.contradict_prob < 1:
+            raise ValueError(f"contradict_prob must be in [0.5, 1), got {self.contradict_prob}")
+        if not 1 <= self.max_grids <= 16:
+            raise ValueError(f"max_grids must be in [1, 16], got {self.max_grids}")
+        if self.track_max_missed_frames < 0:
+            raise ValueError(
+                f"track_max_missed_frames must be >= 0, got {self.track_max_missed_frames}"
+            )
+        for name in ("min_visible_share", "corner_gain", "jump_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.min_track_points < 4:
+            raise ValueError(f"min_track_points must be >= 4, got {self.min_track_points}")
+        if self.solve_cache < 1:
+            raise ValueError(f"solve_cache must be >= 1, got {self.solve_cache}")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
     grid: GridFinderSettings = field(default_factory=GridFinderSettings)
     recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    stabilize: StabilizeSettings = field(default_factory=StabilizeSettings)
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -1,5 +1,9 @@
 """Drawing a result back onto the video frame: grid outline, givens, solved digits.
 
+What is drawn never claims more than is known: cells still undecided (a grid being
+acquired) get no mark at all, an unsolvable or rule-breaking reading gets its own outline
+colour and its doubtful cells a mark of their own, and no solution digits.
+
 Digits are drawn on a flat, square canvas the size of the warped grid and warped back into
 the frame through the grid's homography, so they lie in the page's perspective; the canvas
 is only warped over the grid's bounding box, which keeps the cost per frame small.
@@ -26,6 +30,8 @@ class OverlayStyle:
         solved_color: digits filled in from the solution.
         outline_color: the grid's outline when it was solved.
         unsolved_color: the grid's outline when the reading has no solution.
+        pending_color: the grid's outline while its reading is still being confirmed.
+        doubtful_color: the mark on doubtful cells of a reading without a solution.
         canvas_cell_px: pixels per cell of the flat canvas the digits are drawn on.
         show_read_digits: also write the digit read in each given cell, small, in a corner.
     """
@@ -34,6 +40,8 @@ class OverlayStyle:
     solved_color: BGR = (230, 90, 20)
     outline_color: BGR = (60, 200, 60)
     unsolved_color: BGR = (0, 140, 255)
+    pending_color: BGR = (200, 200, 200)
+    doubtful_color: BGR = (40, 40, 230)
     canvas_cell_px: int = 48
     show_read_digits: bool = False
 
@@ -54,15 +62,30 @@ class Overlay:
 
     def draw(self, image: np.ndarray, result: PuzzleResult) -> np.ndarray:
         """Return a copy of `image` with the result drawn on it."""
+        return self.draw_all(image, [result])
+
+    def draw_all(self, image: np.ndarray, results: list[PuzzleResult]) -> np.ndarray:
+        """Return a copy of `image` with every result (one per grid) drawn on it."""
         out = image.copy()
+        for result in results:
+            self._draw_into(out, result)
+        return out
+
+    def _draw_into(self, out: np.ndarray, result: PuzzleResult) -> None:
+        image = out
         if result.detection is None:
-            return out
+            return
         style = self.style
         corners = result.detection.corners.astype(np.float32)
         if result.reading is not None:
             canvas, mask = self._digit_canvas(result)
             _paste_warped(out, canvas, mask, corners)
-        color = style.outline_color if result.solution is not None else style.unsolved_color
+        if result.solution is not None:
+            color = style.outline_color
+        elif result.status == "pending":
+            color = style.pending_color
+        else:
+            color = style.unsolved_color
         thickness = max(2, round(min(image.shape[:2]) / 240))
         cv2.polylines(
             out,
@@ -73,7 +96,6 @@ class Overlay:
             cv2.LINE_AA,
             shift=4,
         )
-        return out
 
     def _digit_canvas(self, result: PuzzleResult) -> tuple[np.ndarray, np.ndarray]:
         """The flat square drawing (BGR) and its coverage mask (uint8, 0..255)."""
@@ -85,13 +107,22 @@ class Overlay:
         font = cv2.FONT_HERSHEY_DUPLEX
         digits = result.reading.digits
         solution = result.solution
+        undecided = set(result.undecided)
+        doubtful = set(result.doubtful) if solution is None and not undecided else set()
         big_scale = cell / 40.0
         small_scale = cell / 120.0
         inset = max(2, cell // 12)
         for i in range(81):
             r, c = divmod(i, 9)
             x0, y0 = c * cell, r * cell
-            if digits[i] != 0:
+            if i in undecided:
+                continue
+            if i in doubtful:
+                box = ((x0 + inset, y0 + inset), (x0 + cell - inset, y0 + cell - inset))
+                for target, value in ((canvas, style.doubtful_color), (mask, 255)):
+                    cv2.rectangle(target, *box, value, max(2, cell // 12), cv2.LINE_AA)
+                    cv2.line(target, box[0], box[1], value, max(1, cell // 24), cv2.LINE_AA)
+            elif digits[i] != 0:
                 box = ((x0 + inset, y0 + inset), (x0 + cell - inset, y0 + cell - inset))
                 for target, value in ((canvas, style.given_color), (mask, 255)):
                     cv2.rectangle(target, *box, value, max(1, cell // 24), cv2.LINE_AA)

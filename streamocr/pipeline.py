@@ -2,8 +2,14 @@
 
 Stages, each on its own thread, meet only at bounded queues::
 
-    capture ─▶ process (grid + cells) ─▶ recognize (batched model call, interpret,
+    capture ─▶ process (grid search + tracking, cells) ─▶ recognize (batched model call,
     stabilise) ─▶ write (overlay, MP4, JSON lines)
+
+With stabilisation (the default of `run`), the process stage follows the grids from frame
+to frame with optical flow (`GridTracker`) and runs the full grid search only every
+`detect_every` frames (and on every frame while no grid is followed); the recognition stage
+hands each frame's grids to a `Stabilizer`, which keeps the evidence of each board over
+frames. Both are stateful and each runs on its own single thread, in frame order.
 
 ``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
 queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
@@ -29,12 +35,14 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
-from .config import PipelineSettings
+from .config import PipelineSettings, StabilizeSettings
 from .overlay import Overlay
 from .reader import CellBatch, SudokuReader
 from .sinks import JsonLinesSink, VideoFileSink, WindowSink
 from .sources import VideoSource
-from .types import Frame, PuzzleResult
+from .stabilize import GridObservation, Stabilizer
+from .tracking import GridTracker
+from .types import Frame, GridDetection, PuzzleResult
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +113,46 @@ class StageQueue:
 
 
 class ResultFilter(Protocol):
-    """The seam between recognition and overlay: one result per frame in, one out.
+    """The seam between recognition and overlay: one frame's grids in, what to show out.
 
-    Temporal stabilisation (evidence over frames, board identity) replaces `PassThrough`
-    with a stateful filter; it runs on the recognition thread, in frame order.
+    `Stabilizer` (evidence over frames, board identity) is the stateful filter; it runs on
+    the recognition thread, in frame order. `PassThrough` shows each frame's own reading.
     """
 
-    def update(self, frame: Frame, result: PuzzleResult) -> PuzzleResult:
-        """Return the result to show for `frame`."""
+    def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
+        """Return the results to show for one frame's grids, largest first."""
         ...
 
 
 class PassThrough:
-    """A `ResultFilter` that shows each frame's own reading."""
+    """A `ResultFilter` that shows each frame's own reading (solved every frame)."""
 
-    def update(self, frame: Frame, result: PuzzleResult) -> PuzzleResult:
-        """Return `result` unchanged."""
-        return result
+    def __init__(self, reader: SudokuReader) -> None:
+        self.reader = reader
+
+    def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
+        """Interpret each recognised grid on its own."""
+        results = []
+        for o in observations:
+            if o.probabilities is None:
+                continue
+            # `interpret` reads only the ink and the probabilities, not the cell images.
+            no_cells = np.empty((0, 1, 28, 28), np.float32)
+            batch = CellBatch(o.detection, no_cells, o.has_ink, o.rotations)
+            results.append(self.reader.interpret(batch, o.probabilities))
+        return results
+
+
+@dataclass
+class _Grid:
+    """One grid of a frame between the process and recognition stages."""
+
+    track_id: int
+    detection: GridDetection
+    established: bool = True
+    visible: np.ndarray | None = None
+    cells: CellBatch | None = None
+    probabilities: np.ndarray | None = None
 
 
 @dataclass
@@ -130,8 +161,8 @@ class _Work:
 
     frame: Frame
     captured_at: float
-    cells: CellBatch | None = None
-    result: PuzzleResult | None = None
+    grids: list[_Grid] | None = None
+    results: list[PuzzleResult] | None = None
 
 
 @dataclass
@@ -206,24 +237,41 @@ class RunSummary:
         return lines
 
 
-def frame_record(frame: Frame, result: PuzzleResult, latency_ms: float) -> dict:
-    """The JSON-lines record of one frame."""
-    record: dict[str, Any] = {
-        "frame": frame.index,
-        "pts": round(frame.pts_s, 6),
+def _grid_fields(result: PuzzleResult) -> dict[str, Any]:
+    """found, corners, digits, solution of one grid; no digits while any cell is undecided."""
+    fields: dict[str, Any] = {
         "found": result.found,
         "corners": None,
         "digits": None,
         "solution": None,
     }
     if result.detection is not None:
-        record["corners"] = [
+        fields["corners"] = [
             [round(float(x), 2), round(float(y), 2)] for x, y in result.detection.corners
         ]
-    if result.reading is not None:
-        record["digits"] = result.reading.digit_string
+    if result.reading is not None and not result.undecided:
+        fields["digits"] = result.reading.digit_string
     if result.solution is not None:
-        record["solution"] = "".join(str(int(d)) for d in result.solution)
+        fields["solution"] = "".join(str(int(d)) for d in result.solution)
+    return fields
+
+
+def frame_record(
+    frame: Frame, results: PuzzleResult | list[PuzzleResult], latency_ms: float
+) -> dict:
+    """The JSON-lines record of one frame.
+
+    The top-level fields describe the largest grid (or say none was found), so readers of
+    the one-puzzle format keep working; with several grids, ``grids`` lists them all,
+    largest first, with the same fields. A grid still being acquired has corners but no
+    digits.
+    """
+    if isinstance(results, PuzzleResult):
+        results = [results] if results.found else []
+    record: dict[str, Any] = {"frame": frame.index, "pts": round(frame.pts_s, 6)}
+    record.update(_grid_fields(results[0] if results else PuzzleResult(None, None)))
+    if len(results) > 1:
+        record["grids"] = [_grid_fields(r) for r in results]
     record["latency_ms"] = round(latency_ms, 2)
     return record
 
@@ -290,8 +338,11 @@ class VideoPipeline:
         jsonl: per-frame JSON lines, or None.
         window: an on-screen window, or None.
         overlay: draws results on frames (only used when there is a video or window).
-        result_filter: the seam for temporal stabilisation (default: `PassThrough`).
+        result_filter: the seam for temporal stabilisation (default: a `Stabilizer` when
+            `stabilize` is given and enabled, else `PassThrough`).
         progress: a progress bar redrawn by the calling thread, or None.
+        stabilize: tracking and evidence settings; None or disabled: every frame is
+            searched and read on its own.
 
     Example:
         >>> pipeline = VideoPipeline(open_source("clip.mp4"), SudokuReader(), jsonl=sink)
@@ -309,6 +360,7 @@ class VideoPipeline:
         overlay: Overlay | None = None,
         result_filter: ResultFilter | None = None,
         progress: ProgressBar | None = None,
+        stabilize: StabilizeSettings | None = None,
     ) -> None:
         self.source = source
         self.reader = reader
@@ -317,8 +369,25 @@ class VideoPipeline:
         self.jsonl = jsonl
         self.window = window
         self.overlay = overlay or Overlay()
-        self.result_filter = result_filter or PassThrough()
         self.progress = progress
+        self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
+        self.tracker: GridTracker | None = None
+        if self.stabilize is not None:
+            st = self.stabilize
+            self.tracker = GridTracker(
+                warp_size=9 * reader.finder.settings.warp_cell_px,
+                max_grids=st.max_grids,
+                confirm_detections=st.track_confirm_detections,
+                max_missed_frames=st.track_max_missed_frames,
+                min_visible_share=st.min_visible_share,
+                corner_gain=st.corner_gain,
+                jump_share=st.jump_share,
+                min_points=st.min_track_points,
+            )
+        if result_filter is None:
+            result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough(reader)
+        self.result_filter = result_filter
+        self.detections_run = 0
         policy = self.settings.policy
         if policy == "auto":
             policy = "drop" if source.info.live else "wait"
@@ -458,10 +527,37 @@ class VideoPipeline:
                 if work is None:
                     break
                 with meter.timing():
-                    work.cells = self.reader.extract(work.frame.image)
+                    work.grids = self._locate(work.frame)
                 self._cells_q.put(work)
         finally:
             self._cells_q.put(None)
+
+    def _locate(self, frame: Frame) -> list[_Grid]:
+        """The grids of one frame with their cells cut (where they are read this frame)."""
+        image = frame.image
+        if self.tracker is None:
+            self.detections_run += 1
+            batch = self.reader.extract(image)
+            return [] if batch is None else [_Grid(0, batch.detection, cells=batch)]
+        settings = self.stabilize
+        every = self.settings.detect_every
+        detections = None
+        # Search every frame while nothing is followed, so a grid is acquired at once.
+        if not self.tracker.tracking or frame.index % every == 0:
+            detections = self.reader.finder.detect_all(image, settings.max_grids)
+            self.detections_run += 1
+        tracked = self.tracker.update(image, detections)
+        read = frame.index % settings.recognize_every == 0
+        return [
+            _Grid(
+                t.track_id,
+                t.detection,
+                t.established,
+                t.visible,
+                self.reader.extract_at(image, t.detection) if read else None,
+            )
+            for t in tracked
+        ]
 
     def _recognize(self) -> None:
         meter = self._meters["recognize"]
@@ -490,29 +586,37 @@ class VideoPipeline:
             self._results_q.put(None)
 
     def _recognize_batch(self, batch: list[_Work]) -> None:
-        """One model call for the cells of every frame in `batch` that shows a grid."""
-        found = [work for work in batch if work.cells is not None]
+        """One model call for the cells of every grid of every frame in `batch`."""
+        found = [grid for work in batch for grid in work.grids or [] if grid.cells is not None]
         if found:
-            counts = [len(work.cells.inputs) for work in found]
+            counts = [len(grid.cells.inputs) for grid in found]
             # Pad to a power of two of grids (81 cells each), so the session sees few shapes.
             grids = 1
             while grids * 81 < sum(counts):
                 grids *= 2
             inputs = np.zeros((grids * 81, 1, 28, 28), np.float32)
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            for work, start, count in zip(found, starts, counts, strict=True):
-                inputs[start : start + count] = work.cells.inputs
+            for grid, start, count in zip(found, starts, counts, strict=True):
+                inputs[start : start + count] = grid.cells.inputs
             probabilities = self.reader.recognizer.recognize(inputs)
             self.model_calls += 1
-            for work, start, count in zip(found, starts, counts, strict=True):
-                work.result = self.reader.interpret(
-                    work.cells, probabilities[start : start + count]
-                )
+            for grid, start, count in zip(found, starts, counts, strict=True):
+                grid.probabilities = probabilities[start : start + count]
         for work in batch:
-            if work.result is None:
-                work.result = PuzzleResult(None, None)
-            work.result = self.result_filter.update(work.frame, work.result)
-            work.cells = None  # free the cell images early
+            observations = [
+                GridObservation(
+                    track_id=grid.track_id,
+                    detection=grid.detection,
+                    probabilities=grid.probabilities,
+                    has_ink=None if grid.cells is None else grid.cells.has_ink,
+                    rotations=1 if grid.cells is None else grid.cells.rotations,
+                    visible=grid.visible,
+                    established=grid.established,
+                )
+                for grid in work.grids or []
+            ]
+            work.results = self.result_filter.update(observations)
+            work.grids = None  # free the cell images early
 
     def _write(self) -> None:
         meter = self._meters["write"]
@@ -524,14 +628,14 @@ class VideoPipeline:
             with meter.timing():
                 frame = work.frame
                 if draw:
-                    annotated = self.overlay.draw(frame.image, work.result)
+                    annotated = self.overlay.draw_all(frame.image, work.results)
                     if self.video is not None:
                         self.video.write(annotated, frame.pts_s)
                     if self.window is not None:
                         self._display_q.put((frame.index, annotated))
                 latency_ms = (time.perf_counter() - work.captured_at) * 1000.0
                 if self.jsonl is not None:
-                    self.jsonl.write(frame_record(frame, work.result, latency_ms))
+                    self.jsonl.write(frame_record(frame, work.results, latency_ms))
             self._latencies_ms.append(latency_ms)
             self.frames_out += 1
 
@@ -591,6 +695,26 @@ def stop_on_signals(pipeline: VideoPipeline) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+class _RecordTee:
+    """A JSON-lines sink that also keeps the records in a list (for scoring a run)."""
+
+    def __init__(self, sink: JsonLinesSink | None, records: list[dict] | None) -> None:
+        self.sink = sink
+        self.records = records
+
+    def write(self, record: dict) -> None:
+        """Write the record to the file and keep it."""
+        if self.sink is not None:
+            self.sink.write(record)
+        if self.records is not None:
+            self.records.append(record)
+
+    def close(self) -> None:
+        """Close the file."""
+        if self.sink is not None:
+            self.sink.close()
+
+
 @dataclass
 class RunOutputs:
     """Where `run_video` writes: all optional."""
@@ -606,8 +730,14 @@ def run_video(
     reader: SudokuReader,
     settings: PipelineSettings,
     outputs: RunOutputs,
+    stabilize: StabilizeSettings | None = None,
+    records: list[dict] | None = None,
 ) -> RunSummary:
     """Open the source and the sinks, run the pipeline with Ctrl-C/SIGTERM as a clean stop.
+
+    Args:
+        stabilize: tracking and evidence over frames; None: each frame on its own.
+        records: when given, each frame's JSON-lines record is also appended here.
 
     Raises:
         SourceError, SinkError, ModelError: with a message for people; outputs already
@@ -639,8 +769,10 @@ def run_video(
                 start_at_zero=info.live,
             )
             opened.append(video)
-        if outputs.jsonl_path:
-            jsonl = JsonLinesSink(outputs.jsonl_path)
+        if outputs.jsonl_path or records is not None:
+            jsonl = _RecordTee(
+                JsonLinesSink(outputs.jsonl_path) if outputs.jsonl_path else None, records
+            )
             opened.append(jsonl)
         if outputs.display:
             window = WindowSink(f"streamocr - {info.name}")
@@ -653,6 +785,8 @@ def run_video(
     if settings.max_frames:
         total = min(total, settings.max_frames) if total else settings.max_frames
     progress = ProgressBar(total) if outputs.progress else None
-    pipeline = VideoPipeline(source, reader, settings, video, jsonl, window, progress=progress)
+    pipeline = VideoPipeline(
+        source, reader, settings, video, jsonl, window, progress=progress, stabilize=stabilize
+    )
     with stop_on_signals(pipeline):
         return pipeline.run()

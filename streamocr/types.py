@@ -96,9 +96,12 @@ class PuzzleResult:
     detection: GridDetection | None
     reading: Reading | None
     solution: np.ndarray | None = None  # int8 (81,) or None when unsolvable / not found
-    status: str = "not_found"  # not_found | solved | invalid | unsolvable | gave_up
+    status: str = "not_found"  # not_found | solved | invalid | unsolvable | gave_up | pending
     doubtful: tuple[int, ...] = ()  # cells read with low confidence or left in conflict
     changed: tuple[int, ...] = ()  # cells the solver check changed to a consistent reading
+    # Cells whose evidence over frames is still undecided ("pending" results from the
+    # stabiliser): they read 0 in `reading` and must not be shown as either empty or a digit.
+    undecided: tuple[int, ...] = ()
 
     @property
     def found(self) -> bool:

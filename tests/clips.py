@@ -3,11 +3,21 @@
 The camera starts over the puzzle, pans away until the grid has left the view entirely,
 and comes back, with a slow rotation, zoom and perspective tilt. Each clip comes with a
 per-frame truth (grid corners in the frame, whether the grid is fully in view, the givens),
-written as JSON beside the MP4.
+written as JSON beside the MP4: the format `streamocr eval-video --truth` reads.
+
+`build_kind_clip` makes the clip kinds the video scoring uses:
+
+    printed  clear footage of a printed puzzle, hand-held (smooth random motion, small
+             shake), leaving the view and coming back
+    photo    the same over a real photographed page (a validation page of v2_train)
+    dim      dim, noisy, blurred footage of a small, strongly tilted grid
+    switch   the page is swapped for a different puzzle half-way
+    empty    a desk with ruled paper and boxes but no puzzle
 
 Also builds the built-in sample clip of the package::
 
     .venv/bin/python tests/clips.py streamocr/samples/sudoku_sample.mp4 --sample
+    .venv/bin/python tests/clips.py /tmp/printed.mp4 --kind printed --frames 300
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,6 +41,8 @@ from builders import PUZZLE, SOLUTION, place_in_scene, render_grid  # noqa: E402
 
 _DESK = (2300, 1100)  # the desk the camera looks at, in desk pixels
 _PAPER_MARGIN = 30
+_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sudoku_photos"
+CLIP_KINDS = ("printed", "photo", "dim", "switch", "empty")
 
 
 @dataclass(frozen=True)
@@ -41,8 +54,10 @@ class ClipTruth:
     size: tuple[int, int]
     digits: str
     solution: str
-    corners: list[list[list[float]]]  # per frame: four [x, y], clockwise from top-left
+    corners: list[list[list[float]] | None]  # per frame: four [x, y] clockwise from top-left
     in_view: list[bool]  # per frame: the whole grid lies inside the frame
+    frame_digits: list[str | None] = field(default_factory=list)  # per frame: the givens
+    puzzles: list[int | None] = field(default_factory=list)  # per frame: which puzzle
 
     @property
     def frames(self) -> int:
@@ -57,7 +72,13 @@ class ClipTruth:
             "digits": self.digits,
             "solution": self.solution,
             "frames": [
-                {"frame": i, "corners": c, "in_view": v}
+                {
+                    "frame": i,
+                    "corners": c,
+                    "in_view": v,
+                    "digits": self.frame_digits[i] if self.frame_digits else self.digits,
+                    "puzzle": self.puzzles[i] if self.puzzles else 0,
+                }
                 for i, (c, v) in enumerate(zip(self.corners, self.in_view, strict=True))
             ],
         }
@@ -171,6 +192,264 @@ def build_clip(
     return truth
 
 
+@dataclass(frozen=True)
+class _Page:
+    """What lies on the desk: its image, and the grid's corners and givens (None: none)."""
+
+    desk: np.ndarray
+    grid_corners: np.ndarray | None
+    digits: str | None
+    solution: str | None
+
+
+def other_puzzle(digits: str = PUZZLE, solution: str = SOLUTION) -> tuple[str, str]:
+    """A different valid puzzle: the digits relabelled and the grid transposed."""
+    relabel = {str(d): str(10 - d) for d in range(1, 10)} | {"0": "0"}
+
+    def turn(text: str) -> str:
+        mapped = "".join(relabel[ch] for ch in text)
+        return "".join(mapped[c * 9 + r] for r in range(9) for c in range(9))
+
+    return turn(digits), turn(solution)
+
+
+def _printed_page(digits: str, solution: str, seed: int, noise: float) -> _Page:
+    desk, corners = _desk(digits, seed, noise)
+    return _Page(desk, corners, digits, solution)
+
+
+def _photo_page(page: str, seed: int) -> _Page:
+    """A real photographed page (v2_train) laid on the desk; truth from .dat and outlines."""
+    import csv
+
+    from streamocr.dataset import read_truth
+
+    folder = _PHOTOS / "v2_train"
+    photo = cv2.imread(str(folder / f"{page}.jpg"))
+    if photo is None:
+        raise FileNotFoundError(f"no photo {folder / page}.jpg")
+    with open(folder / "outlines.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if Path(r["filepath"]).stem == page)
+    outline = np.array([[float(row[f"p{k}_{a}"]) for a in "xy"] for k in range(1, 5)])
+    digits = "".join(str(int(d)) for d in read_truth(folder / f"{page}.dat"))
+    from streamocr.solve import solve
+
+    solved = solve(digits)
+    solution = "".join(str(int(d)) for d in solved.solution) if solved.solution is not None else ""
+    rng = np.random.default_rng(seed)
+    desk = np.full((_DESK[1], _DESK[0], 3), rng.integers(90, 150), np.uint8)
+    # The photo's grid about as large on the desk as the printed one.
+    scale = 433.0 / float(np.linalg.norm(outline[1] - outline[0]))
+    h, w = photo.shape[:2]
+    cx, cy = 650.0, _DESK[1] / 2
+    gc = outline.mean(axis=0)
+    m = np.array([[scale, 0, cx - scale * gc[0]], [0, scale, cy - scale * gc[1]]], np.float32)
+    cv2.warpAffine(photo, m, _DESK, dst=desk, borderMode=cv2.BORDER_TRANSPARENT)
+    corners = (outline * scale + [cx - scale * gc[0], cy - scale * gc[1]]).astype(np.float32)
+    return _Page(desk, corners, digits, solution)
+
+
+def _empty_desk(seed: int) -> _Page:
+    """A desk with ruled paper, text and boxes: things that are not a Sudoku."""
+    rng = np.random.default_rng(seed)
+    desk = np.full((_DESK[1], _DESK[0], 3), 120, np.uint8)
+    desk[:] = rng.integers(90, 150, 3).astype(np.uint8)
+    cv2.rectangle(desk, (350, 200), (950, 950), (245, 245, 245), -1)
+    for y in range(240, 940, 28):
+        cv2.line(desk, (360, y), (940, y), (200, 170, 150), 1)
+        if rng.random() < 0.7:
+            words = "".join(rng.choice(list("abcdefghij 0123456789"), 30))
+            cv2.putText(desk, words, (380, y - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (40, 40, 40), 1)
+    for _ in range(6):
+        x, y = rng.integers(1000, 2100), rng.integers(100, 900)
+        s = int(rng.integers(60, 200))
+        cv2.rectangle(desk, (x, y), (x + s, y + s), (30, 30, 30), 3)
+    return _Page(desk, None, None, None)
+
+
+def _smooth_noise(rng: np.random.Generator, frames: int, sigma: float) -> np.ndarray:
+    """A smooth random signal (a few slow sines with random phases), mean 0, about ±sigma."""
+    t = np.arange(frames) / 30.0
+    out = np.zeros(frames)
+    for freq in (0.13, 0.29, 0.47):
+        out += np.sin(2 * np.pi * (freq * rng.uniform(0.7, 1.3) * t + rng.uniform(0, 1)))
+    return sigma * out / 1.7
+
+
+def _handheld_path(
+    frames: int,
+    size: tuple[int, int],
+    seed: int,
+    view_w: float,
+    tilt: float,
+    leave: bool,
+    roll: float = 0.0,
+) -> list[np.ndarray]:
+    """Desk quads seen by a hand-held camera: slow random drift, small shake, maybe away."""
+    rng = np.random.default_rng(seed + 11)
+    w, h = size
+    dx, dy = _smooth_noise(rng, frames, 30.0), _smooth_noise(rng, frames, 20.0)
+    dzoom, dangle = _smooth_noise(rng, frames, 0.05), _smooth_noise(rng, frames, 0.06)
+    # Shake: small, fast, a little smoothed (a hand, not sensor noise).
+    shake = rng.normal(0, 1.6, (frames + 2, 3))
+    shake = (shake[:-2] + shake[1:-1] + shake[2:]) / 3
+    quads = []
+    for i in range(frames):
+        u = i / max(1, frames - 1)
+        away = min(1.0, max(0.0, (u - 0.35) / 0.3)) if leave else 0.0
+        cx = 650.0 + dx[i] + 900.0 * math.sin(math.pi * away) ** 2 + shake[i, 0]
+        cy = _DESK[1] / 2 + dy[i] + shake[i, 1]
+        vw = view_w * (1.0 + dzoom[i])
+        vh = vw * h / w
+        angle = roll + dangle[i] + 0.004 * shake[i, 2]
+        hw, hh = vw / 2, vh / 2
+        local = np.array(
+            [
+                [-hw * (1 - tilt), -hh],
+                [hw * (1 - tilt), -hh],
+                [hw * (1 + tilt), hh],
+                [-hw * (1 + tilt), hh],
+            ]
+        )
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        quads.append((local @ rot.T + [cx, cy]).astype(np.float32))
+    return quads
+
+
+def _write_clip(
+    path: Path,
+    fps: int,
+    size: tuple[int, int],
+    quads: list[np.ndarray],
+    page_at: Callable[[int], tuple[int, _Page]],
+    degrade: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    seed: int,
+    crf: int = 23,
+) -> ClipTruth:
+    """Render the camera's view of the desk frame by frame; write the MP4 and its truth."""
+    w, h = size
+    rng = np.random.default_rng(seed + 1)
+    image_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    corners_per_frame: list[list[list[float]] | None] = []
+    in_view: list[bool] = []
+    frame_digits: list[str | None] = []
+    puzzles: list[int | None] = []
+    first_digits = first_solution = None
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=Fraction(fps))
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.options = {"preset": "medium", "crf": str(crf)}
+    try:
+        for i, quad in enumerate(quads):
+            puzzle, page = page_at(i)
+            m = cv2.getPerspectiveTransform(quad, image_corners)
+            image = cv2.warpPerspective(
+                page.desk, m, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+            )
+            image = degrade(image, rng)
+            if page.grid_corners is None:
+                corners_per_frame.append(None)
+                in_view.append(False)
+                frame_digits.append(None)
+                puzzles.append(None)
+            else:
+                corners = cv2.perspectiveTransform(
+                    page.grid_corners.reshape(-1, 1, 2).astype(np.float32), m
+                ).reshape(4, 2)
+                corners_per_frame.append(
+                    [[round(float(x), 2), round(float(y), 2)] for x, y in corners]
+                )
+                inside = (corners[:, 0] >= 2) & (corners[:, 0] <= w - 3)
+                inside &= (corners[:, 1] >= 2) & (corners[:, 1] <= h - 3)
+                in_view.append(bool(inside.all()))
+                frame_digits.append(page.digits)
+                puzzles.append(puzzle)
+                if first_digits is None:
+                    first_digits, first_solution = page.digits, page.solution
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    finally:
+        container.close()
+    truth = ClipTruth(
+        path,
+        fps,
+        size,
+        first_digits or "",
+        first_solution or "",
+        corners_per_frame,
+        in_view,
+        frame_digits,
+        puzzles,
+    )
+    path.with_suffix(".json").write_text(json.dumps(truth.to_json()))
+    return truth
+
+
+def _sensor(noise: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if noise <= 0:
+            return image
+        return np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
+
+    return degrade
+
+
+def _dim(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Low light: dark, blurred (focus), strong sensor noise."""
+    image = cv2.GaussianBlur(image, (0, 0), 0.9).astype(np.float32) * 0.4 + 8
+    image += rng.normal(0, 4.0, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def build_kind_clip(
+    path: Path | str,
+    kind: str,
+    frames: int = 300,
+    size: tuple[int, int] = (480, 360),
+    fps: int = 30,
+    seed: int = 0,
+    photo_page: str = "image8",
+) -> ClipTruth:
+    """Write one clip of a kind in `CLIP_KINDS` and its truth JSON (see the module doc).
+
+    Args:
+        path: the MP4 to write; the truth goes beside it with ``.json``.
+        kind: printed, photo, dim, switch or empty.
+        frames: number of frames (printed and photo leave the view in the middle third).
+        photo_page: the validation page of ``v2_train`` the photo clip shows.
+    """
+    if kind not in CLIP_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(CLIP_KINDS)}, got {kind!r}")
+    path = Path(path)
+    if kind == "printed":
+        page = _printed_page(PUZZLE, SOLUTION, seed, noise=2.0)
+        quads = _handheld_path(frames, size, seed, 860.0, 0.06, leave=True)
+        return _write_clip(path, fps, size, quads, lambda i: (0, page), _sensor(2.0), seed)
+    if kind == "photo":
+        page = _photo_page(photo_page, seed)
+        quads = _handheld_path(frames, size, seed, 860.0, 0.06, leave=True)
+        return _write_clip(path, fps, size, quads, lambda i: (0, page), _sensor(2.0), seed)
+    if kind == "dim":
+        page = _printed_page(PUZZLE, SOLUTION, seed, noise=2.0)
+        # A far camera (small grid), strongly tilted: one side of the view 1.8x the other.
+        quads = _handheld_path(frames, size, seed, 1250.0, 0.2, leave=False, roll=0.3)
+        return _write_clip(path, fps, size, quads, lambda i: (0, page), _dim, seed)
+    if kind == "switch":
+        first = _printed_page(PUZZLE, SOLUTION, seed, noise=2.0)
+        second = _printed_page(*other_puzzle(), seed + 5, noise=2.0)
+        quads = _handheld_path(frames, size, seed, 860.0, 0.06, leave=False)
+        half = frames // 2
+        pages = lambda i: (0, first) if i < half else (1, second)  # noqa: E731
+        return _write_clip(path, fps, size, quads, pages, _sensor(2.0), seed)
+    page = _empty_desk(seed)
+    quads = _handheld_path(frames, size, seed, 1100.0, 0.06, leave=False)
+    quads = [q + np.float32([0, 0]) for q in quads]
+    return _write_clip(path, fps, size, quads, lambda i: (None, page), _sensor(2.0), seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build one clip from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,8 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sample", action="store_true", help="the package's sample: 640x480, 8 s, small file"
     )
+    parser.add_argument("--kind", choices=CLIP_KINDS, help="a clip kind for eval-video")
     args = parser.parse_args(argv)
-    if args.sample:
+    if args.kind:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        truth = build_kind_clip(args.out, args.kind, args.frames, (w, h), seed=args.seed)
+    elif args.sample:
         truth = build_clip(args.out, frames=240, size=(640, 480), seed=7, noise=1.5, crf=30)
     else:
         w, h = (int(v) for v in args.size.lower().split("x"))

@@ -1,0 +1,213 @@
+"""Scoring a video run against per-frame truth: right readings, false grids, delay, flicker.
+
+The truth says, per frame, where the grid's corners lie (clockwise from the puzzle's
+top-left, or null when there is no grid), whether the whole grid is in view, and its
+givens; the run gives the JSON-lines records of `streamocr run`. Both are plain values
+here: reading files is the caller's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .tracking import visible_share
+
+
+@dataclass(frozen=True)
+class TruthFrame:
+    """The truth of one frame.
+
+    Attributes:
+        corners: float (4, 2) clockwise from the puzzle's top-left, or None: no grid.
+        in_view: whether the whole grid lies inside the frame.
+        digits: the 81 givens ('0' empty), or None.
+        puzzle: which puzzle this is (a change of puzzle is a new appearance), or None.
+    """
+
+    corners: np.ndarray | None
+    in_view: bool
+    digits: str | None
+    puzzle: int | None = 0
+
+
+@dataclass(frozen=True)
+class VideoTruth:
+    """The truth of a clip, frame by frame, with the frame size."""
+
+    frames: tuple[TruthFrame, ...]
+    size: tuple[int, int]
+
+    @classmethod
+    def from_json(cls, data: dict) -> VideoTruth:
+        """Build from the JSON written by the clip builder (tests/clips.py).
+
+        Raises:
+            ValueError: the data is not in that format (the message says what is wrong).
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
+            raise ValueError("truth must be an object with a 'frames' list")
+        size = data.get("size")
+        if not (isinstance(size, list) and len(size) == 2):
+            raise ValueError(f"truth 'size' must be [width, height], got {size!r}")
+        default_digits = data.get("digits")
+        frames = []
+        for i, item in enumerate(data["frames"]):
+            corners = item.get("corners")
+            if corners is not None:
+                corners = np.asarray(corners, np.float64)
+                if corners.shape != (4, 2):
+                    raise ValueError(
+                        f"truth frame {i}: corners must have shape (4, 2), got {corners.shape}"
+                    )
+            digits = item.get("digits", default_digits) if corners is not None else None
+            if digits is not None and len(digits) != 81:
+                raise ValueError(f"truth frame {i}: digits must be 81 characters")
+            frames.append(
+                TruthFrame(
+                    corners,
+                    bool(item.get("in_view", False)) and corners is not None,
+                    digits,
+                    item.get("puzzle", 0) if corners is not None else None,
+                )
+            )
+        return cls(tuple(frames), (int(size[0]), int(size[1])))
+
+
+@dataclass(frozen=True)
+class VideoScore:
+    """How a run did against the truth.
+
+    Attributes:
+        frames: frames scored.
+        in_view_frames: frames with a whole grid in view.
+        right_frames: of those, frames whose shown reading is fully right.
+        no_grid_frames: frames with no part of any grid in view.
+        false_grid_frames: of those, frames where a grid was reported.
+        appearances: times a puzzle came (whole) into view.
+        acquisition_frames: per appearance, frames until its reading was shown right (None:
+            never, while it stayed in view).
+        flicker: changes of a shown reading while the same puzzle stayed in view.
+        corner_error_px: mean distance of the shown corners from the true ones.
+        jitter_px: mean frame-to-frame change of that corner error (motion of the outline
+            not explained by the page's own motion).
+    """
+
+    frames: int
+    in_view_frames: int
+    right_frames: int
+    no_grid_frames: int
+    false_grid_frames: int
+    appearances: int
+    acquisition_frames: tuple[int | None, ...]
+    flicker: int
+    corner_error_px: float | None
+    jitter_px: float | None
+
+    @property
+    def right_share(self) -> float | None:
+        """Share of in-view frames read fully right."""
+        return self.right_frames / self.in_view_frames if self.in_view_frames else None
+
+    def summary(self) -> dict:
+        """The score as a JSON-ready dict."""
+        out = asdict(self)
+        out["acquisition_frames"] = list(self.acquisition_frames)
+        out["right_share"] = self.right_share
+        return out
+
+    def lines(self) -> list[str]:
+        """A human summary, one metric a line."""
+        share = self.right_share
+        right = "n/a" if share is None else f"{100 * share:.1f}%"
+        acq = ", ".join("never" if a is None else str(a) for a in self.acquisition_frames)
+
+        def px(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.2f} px"
+
+        return [
+            f"frames: {self.frames}, whole grid in view: {self.in_view_frames}, "
+            f"no grid in view: {self.no_grid_frames}",
+            f"read fully right: {self.right_frames}/{self.in_view_frames} in-view frames ({right})",
+            f"grid reported with none in view: {self.false_grid_frames} frames",
+            f"acquisition delay (frames) per appearance: {acq or 'none'}",
+            f"flicker (shown reading changed, same puzzle in view): {self.flicker}",
+            f"corner error: {px(self.corner_error_px)}, jitter: {px(self.jitter_px)}",
+        ]
+
+
+def _reported_corners(record: dict) -> np.ndarray | None:
+    corners = record.get("corners")
+    if not record.get("found") or corners is None:
+        return None
+    return np.asarray(corners, np.float64)
+
+
+def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
+    """Score a run's per-frame records (the `run --jsonl` format) against the truth.
+
+    Records are matched to truth frames by their ``frame`` index; a frame without a record
+    (dropped) counts as showing nothing.
+    """
+    by_frame = {int(r["frame"]): r for r in records}
+    width, height = truth.size
+    in_view = right = no_grid = false_grid = flicker = 0
+    acquisitions: list[int | None] = []
+    errors: list[float] = []
+    jitters: list[float] = []
+    run_start: int | None = None  # first frame of the current appearance
+    run_puzzle: int | None = None
+    run_acquired = False
+    prev_digits: str | None = None
+    prev_offset: np.ndarray | None = None
+    for i, frame in enumerate(truth.frames):
+        record = by_frame.get(i, {})
+        shown = record.get("digits")
+        corners = _reported_corners(record)
+        present = frame.corners is not None and visible_share(frame.corners, width, height) > 0
+        if not present:
+            no_grid += 1
+            false_grid += corners is not None
+        if not frame.in_view:
+            if run_start is not None and not run_acquired:
+                acquisitions.append(None)
+            run_start, run_puzzle, run_acquired = None, None, False
+            prev_digits, prev_offset = None, None
+            continue
+        in_view += 1
+        is_right = shown is not None and shown == frame.digits
+        right += is_right
+        if run_start is None or frame.puzzle != run_puzzle:
+            if run_start is not None and not run_acquired:
+                acquisitions.append(None)
+            run_start, run_puzzle, run_acquired = i, frame.puzzle, False
+            prev_digits = None
+        if is_right and not run_acquired:
+            acquisitions.append(i - run_start)
+            run_acquired = True
+        if prev_digits is not None and shown != prev_digits:
+            flicker += 1
+        prev_digits = shown
+        if corners is not None and corners.shape == (4, 2):
+            offset = corners - frame.corners
+            errors.append(float(np.linalg.norm(offset, axis=1).mean()))
+            if prev_offset is not None:
+                jitters.append(float(np.linalg.norm(offset - prev_offset, axis=1).mean()))
+            prev_offset = offset
+        else:
+            prev_offset = None
+    if run_start is not None and not run_acquired:
+        acquisitions.append(None)
+    return VideoScore(
+        frames=len(truth.frames),
+        in_view_frames=in_view,
+        right_frames=right,
+        no_grid_frames=no_grid,
+        false_grid_frames=false_grid,
+        appearances=len(acquisitions),
+        acquisition_frames=tuple(acquisitions),
+        flicker=flicker,
+        corner_error_px=float(np.mean(errors)) if errors else None,
+        jitter_px=float(np.mean(jitters)) if jitters else None,
+    )

@@ -1,0 +1,312 @@
+"""Evidence over frames: per-cell confirmation with hysteresis, orientation, board identity.
+
+A *board* is what is known of the puzzle on one tracked grid. Each recognised frame adds
+the model's log-probabilities of every visible cell to a decayed per-class sum; a cell's
+class is shown once it leads clearly (`confirm_margin`) and gives way only to a clear lead
+of another class (`retract_margin`), so single misread frames never reach the screen and
+the shown reading changes only when the evidence does. Cells still undecided are not
+shown; the puzzle is solved once per fully confirmed reading (and the answer kept), not per
+frame.
+
+The orientation (which corner is the puzzle's top-left) is decided from the digits while
+the board is acquired, then locked for the life of the board. A board whose confirmed
+cells are clearly contradicted by several frames in a row is a different puzzle (a new
+page under the same outline): its evidence is reset. When the tracker drops a grid, its
+board goes with it, and the overlay at once.
+
+Nothing here knows of threads, queues or files: `Stabilizer.update` takes the grids of one
+frame and returns what to show for them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import StabilizeSettings
+from .consistency import CheckedReading, check_reading
+from .solve import solve
+from .reader import orientation_score, reading_from_probabilities, rotate_detection
+from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
+
+UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
+
+
+@dataclass(frozen=True)
+class GridObservation:
+    """One tracked grid in one frame, with the model's view of its cells when it ran.
+
+    Attributes:
+        track_id: the tracker's id of the grid; a new id is a new board.
+        detection: the grid's corners in the track's fixed order.
+        probabilities: float32 (R * 81, 10) for R rotations of the cells (as cut by
+            `SudokuReader.extract_at`), or None when the cells were not recognised.
+        has_ink: bool (R * 81,) whether each cell holds ink, or None with `probabilities`.
+        rotations: R, 1 (the track's order is upright) or 4.
+        visible: bool (81,) cells wholly inside the frame, in the track's order; cells
+            outside add no evidence. None: all visible.
+        established: whether the tracker trusts the grid enough for it to be shown.
+    """
+
+    track_id: int
+    detection: GridDetection
+    probabilities: np.ndarray | None = field(default=None, repr=False)
+    has_ink: np.ndarray | None = field(default=None, repr=False)
+    rotations: int = 1
+    visible: np.ndarray | None = field(default=None, repr=False)
+    established: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rotations not in (1, 4):
+            raise ValueError(f"rotations must be 1 or 4, got {self.rotations}")
+        if self.probabilities is not None:
+            rows = self.rotations * 81
+            if self.probabilities.shape != (rows, DIGIT_CLASSES):
+                raise ValueError(
+                    f"probabilities must have shape ({rows}, {DIGIT_CLASSES}), "
+                    f"got {self.probabilities.shape}"
+                )
+            if self.has_ink is None or self.has_ink.shape != (rows,):
+                shape = None if self.has_ink is None else self.has_ink.shape
+                raise ValueError(f"has_ink must have shape ({rows},), got {shape}")
+        if self.visible is not None and self.visible.shape != (81,):
+            raise ValueError(f"visible must have shape (81,), got {self.visible.shape}")
+
+
+class CellEvidence:
+    """The decayed evidence of the 81 cells of one orientation and the class each shows.
+
+    Args:
+        settings: decay, floor and the confirm / retract margins.
+    """
+
+    def __init__(self, settings: StabilizeSettings) -> None:
+        self.settings = settings
+        self.evidence = np.zeros((81, DIGIT_CLASSES), np.float64)
+        self.shown = np.full(81, UNDECIDED, np.int8)
+        self.frames = 0
+
+    @property
+    def decided(self) -> np.ndarray:
+        """bool (81,): cells whose class is confirmed."""
+        return self.shown != UNDECIDED
+
+    def add(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
+        """Add one frame's probabilities (81, 10) of the `visible` cells and re-decide."""
+        s = self.settings
+        logp = np.log(np.clip(probabilities, np.exp(s.log_floor), 1.0))
+        self.evidence[visible] = s.decay * self.evidence[visible] + logp[visible]
+        self.frames += 1
+        order = np.argsort(-self.evidence, axis=1)
+        rows = np.arange(81)
+        best, second = order[:, 0], order[:, 1]
+        lead = self.evidence[rows, best] - self.evidence[rows, second]
+        confirmed = lead >= s.confirm_margin
+        undecided = self.shown == UNDECIDED
+        self.shown[undecided & confirmed] = best[undecided & confirmed]
+        shown = self.shown.astype(np.int64)
+        against = self.evidence[rows, best] - self.evidence[rows, np.maximum(shown, 0)]
+        retract = ~undecided & (best != shown) & (against >= s.retract_margin)
+        self.shown[retract & confirmed] = best[retract & confirmed]
+        self.shown[retract & ~confirmed] = UNDECIDED
+
+    def confirm_if_solvable(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
+        """Confirm every cell at once from one frame the solver vouches for.
+
+        A frame in which all 81 cells are visible, each read with at least
+        `fast_confirm_prob`, and whose reading has exactly one solution, is independent
+        evidence that the reading is right: its undecided cells are confirmed without
+        waiting for more frames, where the accumulated evidence agrees with it.
+        """
+        s = self.settings
+        if self.decided.all() or s.fast_confirm_prob >= 1 or not visible.all():
+            return
+        digits = probabilities.argmax(axis=1)
+        if probabilities.max(axis=1).min() < s.fast_confirm_prob:
+            return
+        leading = self.evidence.argmax(axis=1)
+        undecided = ~self.decided
+        if np.any(leading[undecided] != digits[undecided]):
+            return
+        result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
+        if result.status == "solved" and result.unique:
+            self.shown[undecided] = digits[undecided]
+
+    def contradictions(self, probabilities: np.ndarray, visible: np.ndarray) -> int:
+        """Confirmed cells this frame clearly contradicts: new ink, or another digit.
+
+        Ink vanishing from a confirmed digit is not counted: blur and glare do that.
+        """
+        read = probabilities.argmax(axis=1)
+        clear = probabilities.max(axis=1) >= self.settings.contradict_prob
+        shown = self.shown
+        differs = self.decided & visible & clear & (read != 0) & (read != shown)
+        return int(differs.sum())
+
+    def class_probabilities(self) -> np.ndarray:
+        """(81, 10) pseudo-probabilities: the softmax of the mean evidence per frame."""
+        scale = max(1.0 - self.settings.decay, 0.05)
+        z = self.evidence * scale
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class Board:
+    """What is known of the puzzle on one tracked grid: evidence per orientation.
+
+    While the board is acquired the evidence of all orientations is kept; the one the digits
+    favour is locked once its reading is fully confirmed.
+    """
+
+    def __init__(self, settings: StabilizeSettings, rotations: int) -> None:
+        self.settings = settings
+        self.orientations = [CellEvidence(settings) for _ in range(rotations)]
+        self.orientation_scores = np.zeros(rotations, np.float64)
+        self.locked: int | None = 0 if rotations == 1 else None
+        self.contradicted_frames = 0
+
+    @property
+    def orientation(self) -> int:
+        """Quarter turns from the track's corner order to the puzzle's upright order."""
+        if self.locked is not None:
+            return self.locked
+        return int(np.argmax(self.orientation_scores))
+
+    @property
+    def cells(self) -> CellEvidence:
+        """The evidence of the current orientation."""
+        index = 0 if len(self.orientations) == 1 else self.orientation
+        return self.orientations[index]
+
+    def add(self, observation: GridObservation) -> bool:
+        """Add one recognised frame; return False when it shows a different puzzle."""
+        rotations = len(self.orientations)
+        visible = observation.visible if observation.visible is not None else np.ones(81, bool)
+        per_rotation = []
+        for k in range(rotations):
+            rows = slice(k * 81, (k + 1) * 81)
+            ink = observation.has_ink[rows]
+            probs = reading_from_probabilities(observation.probabilities[rows], ink).probabilities
+            turned = visible if rotations == 1 else np.rot90(visible.reshape(9, 9), k).reshape(81)
+            per_rotation.append((probs, ink, turned))
+        current = self.cells
+        probs, _, turned = per_rotation[self.orientation if rotations > 1 else 0]
+        if current.contradictions(probs, turned) >= self.settings.reset_cells:
+            self.contradicted_frames += 1
+            if self.contradicted_frames >= self.settings.reset_frames:
+                return False
+        else:
+            self.contradicted_frames = 0
+        if self.locked is not None:
+            probs, _, turned = per_rotation[self.locked if rotations > 1 else 0]
+            self.cells.add(probs, turned)
+            self.cells.confirm_if_solvable(probs, turned)
+            return True
+        for k, (probs, ink, turned) in enumerate(per_rotation):
+            self.orientation_scores[k] = self.settings.decay * self.orientation_scores[
+                k
+            ] + orientation_score(probs, ink & turned)
+            self.orientations[k].add(probs, turned)
+        best = self.orientation
+        self.orientations[best].confirm_if_solvable(*per_rotation[best][::2])
+        best = self.orientation
+        if self.orientations[best].decided.all() and self.orientations[best].frames >= 2:
+            self.locked = best
+            self.orientations = [self.orientations[best]]
+        return True
+
+
+class Stabilizer:
+    """Turns the per-frame readings of tracked grids into steady, confirmed results.
+
+    Args:
+        settings: the `[stabilize]` knobs.
+
+    Example:
+        >>> stabilizer = Stabilizer(StabilizeSettings())
+        >>> results = stabilizer.update([GridObservation(0, detection, probs, ink, 4)])
+    """
+
+    def __init__(self, settings: StabilizeSettings | None = None) -> None:
+        self.settings = settings or StabilizeSettings()
+        self._boards: dict[int, Board] = {}
+        self._solved: OrderedDict[str, CheckedReading] = OrderedDict()
+        self.resets = 0  # boards reset because a different puzzle was seen
+        self.solves = 0  # confirmed readings solved (once each)
+
+    def reset(self) -> None:
+        """Forget every board."""
+        self._boards.clear()
+
+    def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
+        """Add one frame's grids; return what to show for each established one, largest first.
+
+        A board whose grid is absent from `observations` is dropped.
+        """
+        present = {o.track_id for o in observations}
+        for track_id in list(self._boards):
+            if track_id not in present:
+                del self._boards[track_id]
+        results = []
+        for observation in observations:
+            board = self._boards.get(observation.track_id)
+            if observation.probabilities is not None:
+                rotations = observation.rotations
+                if board is None or len(board.orientations) not in (1, rotations):
+                    board = Board(self.settings, rotations)
+                if not board.add(observation):
+                    self.resets += 1
+                    board = Board(self.settings, rotations)
+                    board.add(observation)
+                self._boards[observation.track_id] = board
+            if observation.established:
+                results.append(self._result(observation.detection, board))
+                if board is not None and board.contradicted_frames:
+                    # The frame says this may be another puzzle: show nothing read until
+                    # the next frames decide, rather than the old reading.
+                    results[-1] = PuzzleResult(
+                        results[-1].detection, None, status="pending", undecided=tuple(range(81))
+                    )
+        results.sort(key=lambda r: r.detection.area, reverse=True)
+        return results
+
+    def _result(self, detection: GridDetection, board: Board | None) -> PuzzleResult:
+        if board is None:
+            return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
+        detection = rotate_detection(detection, board.orientation)
+        cells = board.cells
+        if not cells.decided.all():
+            digits = np.where(cells.decided, cells.shown, 0).astype(np.int8)
+            probabilities = cells.class_probabilities()
+            confidence = probabilities[np.arange(81), digits] * cells.decided
+            reading = Reading(digits, confidence.astype(np.float32), probabilities)
+            undecided = tuple(int(i) for i in np.flatnonzero(~cells.decided))
+            return PuzzleResult(detection, reading, status="pending", undecided=undecided)
+        checked = self._check(cells)
+        return PuzzleResult(
+            detection=detection,
+            reading=checked.reading,
+            solution=checked.result.solution,
+            status=checked.result.status,
+            doubtful=checked.doubtful,
+            changed=checked.changed,
+        )
+
+    def _check(self, cells: CellEvidence) -> CheckedReading:
+        """Solve a confirmed reading once; later frames with the same reading reuse it."""
+        digits = cells.shown.astype(np.int8)
+        key = "".join(str(int(d)) for d in digits)
+        checked = self._solved.get(key)
+        if checked is not None:
+            self._solved.move_to_end(key)
+            return checked
+        probabilities = cells.class_probabilities()
+        confidence = probabilities[np.arange(81), digits]
+        checked = check_reading(Reading(digits, confidence, probabilities))
+        self.solves += 1
+        self._solved[key] = checked
+        while len(self._solved) > self.settings.solve_cache:
+            self._solved.popitem(last=False)
+        return checked

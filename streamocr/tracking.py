@@ -1,0 +1,313 @@
+"""Following grids between frames: optical flow, detections fused in, track identity and loss.
+
+Each track follows one grid. Between frames, feature points inside the grid are followed
+with pyramidal Lucas-Kanade flow (forward and backward, to drop points that slid), and the
+frame-to-frame homography fitted to them (RANSAC) moves the grid's corners: the outline
+follows a moving page at once and stays still on a still one. A detection, when one runs,
+is matched to a track and pulls its corners part of the way (`corner_gain`), which keeps
+the flow from drifting while damping the detector's own sub-pixel noise; a detection far
+from every track starts a new one.
+
+A track keeps the corner order of its first detection: the corners of later detections are
+rotated to match, so cell order (and the orientation a reader decided) stays fixed for the
+life of the track. The tracker knows nothing of digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .grid import homography_for
+from .types import GridDetection
+
+_LK_PARAMS = {
+    "winSize": (21, 21),
+    "maxLevel": 3,
+    "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
+}
+_FB_MAX_PX = 1.0  # forward-backward flow disagreement above which a point is dropped
+_SEED_POINTS = 160  # feature points seeded inside a grid
+_RESEED_EVERY = 10  # frames between re-seeding a track's points
+_STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
+
+
+@dataclass(frozen=True)
+class TrackedGrid:
+    """One grid in one frame, as tracked.
+
+    Attributes:
+        track_id: stable id of the grid while it stays in view (new grid, new id).
+        detection: where the grid lies, corners in the track's own fixed order.
+        detected: whether a detection matched the grid in this frame.
+        established: whether enough detections agreed for the grid to be shown.
+        visible: bool (81,), cells lying wholly inside the frame, in the track's order.
+    """
+
+    track_id: int
+    detection: GridDetection
+    detected: bool
+    established: bool
+    visible: np.ndarray = field(repr=False)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    corners: np.ndarray  # float32 (4, 2), the track's own order
+    score: float
+    points: np.ndarray | None = None  # float32 (N, 1, 2) flow points in the last frame
+    detections: int = 1
+    missed_frames: int = 0
+    since_seed: int = 0
+
+
+def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
+    """Rotate the corner order of `corners` to best match `reference`.
+
+    Returns:
+        The rolled corners and their mean distance to `reference` in pixels.
+    """
+    best, best_d = corners, np.inf
+    for k in range(4):
+        rolled = np.roll(corners, -k, axis=0)
+        d = float(np.linalg.norm(rolled - reference, axis=1).mean())
+        if d < best_d:
+            best, best_d = rolled, d
+    return best.astype(np.float32), best_d
+
+
+def quad_side(corners: np.ndarray) -> float:
+    """Mean side length of a quadrilateral in pixels."""
+    return float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
+
+
+def visible_share(corners: np.ndarray, width: int, height: int) -> float:
+    """Share of the quadrilateral's area inside the image rectangle."""
+    quad = corners.astype(np.float32)
+    area = abs(cv2.contourArea(quad))
+    if area <= 1e-6:
+        return 0.0
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    inter, _ = cv2.intersectConvexConvex(quad, frame)
+    return float(inter / area)
+
+
+def visible_cells(corners: np.ndarray, width: int, height: int) -> np.ndarray:
+    """bool (81,): the cells of the grid (row by row from corner 0) wholly inside the image."""
+    lattice = np.stack(np.meshgrid(np.arange(10), np.arange(10)), axis=-1).reshape(-1, 2) * 10.0
+    h = homography_for(corners, 90)
+    points = cv2.perspectiveTransform(lattice.reshape(-1, 1, 2).astype(np.float32), h)
+    points = points.reshape(10, 10, 2)
+    inside = (points[..., 0] >= 0) & (points[..., 0] <= width - 1)
+    inside &= (points[..., 1] >= 0) & (points[..., 1] <= height - 1)
+    cells = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+    return cells.reshape(81)
+
+
+def _plausible(corners: np.ndarray, width: int, height: int) -> bool:
+    """A convex, not degenerate quadrilateral of a sane size."""
+    if not np.isfinite(corners).all():
+        return False
+    quad = corners.astype(np.float32).reshape(-1, 1, 2)
+    if not cv2.isContourConvex(quad):
+        return False
+    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
+    if sides.min() < 0.25 * sides.max() or sides.min() < 8:
+        return False
+    return quad_side(corners) < 4 * max(width, height)
+
+
+class GridTracker:
+    """Follows grids from frame to frame; `update` once per frame, in order.
+
+    Args:
+        warp_size: side of the warped grid of the detections it hands on.
+        max_grids: most grids followed at once.
+        confirm_detections: detections before a new track is `established`.
+        max_missed_frames: frames a track lives on flow alone, without a matching detection.
+        min_visible_share: below this share of its area in the frame a track is dropped.
+        corner_gain: how far a matching detection pulls the tracked corners (0..1).
+        jump_share: a detection further than this share of the side is another grid.
+        min_points: fewest flow points that carry a track between detections.
+
+    Example:
+        >>> tracker = GridTracker(warp_size=360)
+        >>> grids = tracker.update(image, finder.detect_all(image))  # or None: flow only
+    """
+
+    def __init__(
+        self,
+        warp_size: int = 360,
+        max_grids: int = 4,
+        confirm_detections: int = 2,
+        max_missed_frames: int = 30,
+        min_visible_share: float = 0.5,
+        corner_gain: float = 0.3,
+        jump_share: float = 0.2,
+        min_points: int = 12,
+    ) -> None:
+        self.warp_size = warp_size
+        self.max_grids = max_grids
+        self.confirm_detections = confirm_detections
+        self.max_missed_frames = max_missed_frames
+        self.min_visible_share = min_visible_share
+        self.corner_gain = corner_gain
+        self.jump_share = jump_share
+        self.min_points = min_points
+        self._tracks: list[_Track] = []
+        self._prev_gray: np.ndarray | None = None
+        self._next_id = 0
+
+    @property
+    def tracking(self) -> bool:
+        """Whether any grid is being followed."""
+        return bool(self._tracks)
+
+    def reset(self) -> None:
+        """Forget every track (a cut, a new source)."""
+        self._tracks = []
+        self._prev_gray = None
+
+    def update(
+        self, image: np.ndarray, detections: list[GridDetection] | None = None
+    ) -> list[TrackedGrid]:
+        """Follow the grids into `image`; fuse `detections` when the frame was searched.
+
+        Args:
+            image: the frame, BGR or gray.
+            detections: the grids found in this frame, or None when no search ran (flow
+                only). An empty list means the search ran and found nothing.
+
+        Returns:
+            The grids in this frame, largest first.
+        """
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        height, width = gray.shape
+        if self._prev_gray is not None and self._prev_gray.shape == gray.shape:
+            self._tracks = [t for t in self._tracks if self._flow(t, self._prev_gray, gray)]
+        else:
+            self._tracks = []
+        matched: set[int] = set()
+        if detections is not None:
+            matched = self._fuse(detections)
+        survivors = []
+        for track in self._tracks:
+            if track.track_id in matched:
+                track.missed_frames = 0
+            else:
+                track.missed_frames += 1
+            if track.missed_frames > self.max_missed_frames:
+                continue
+            if not _plausible(track.corners, width, height):
+                continue
+            if visible_share(track.corners, width, height) < self.min_visible_share:
+                continue
+            track.since_seed += 1
+            if (
+                track.points is None
+                or len(track.points) < 3 * self.min_points
+                or track.since_seed >= _RESEED_EVERY
+                or track.track_id in matched
+            ):
+                track.points = _seed_points(gray, track.corners)
+                track.since_seed = 0
+            survivors.append(track)
+        self._tracks = survivors
+        self._prev_gray = gray
+        grids = [
+            TrackedGrid(
+                track_id=t.track_id,
+                detection=GridDetection(
+                    t.corners.copy(),
+                    homography_for(t.corners, self.warp_size),
+                    self.warp_size,
+                    t.score,
+                ),
+                detected=t.track_id in matched,
+                established=t.detections >= self.confirm_detections,
+                visible=visible_cells(t.corners, width, height),
+            )
+            for t in self._tracks
+        ]
+        grids.sort(key=lambda g: g.detection.area, reverse=True)
+        return grids
+
+    def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray) -> bool:
+        """Move the track's corners by the flow of its points; False when it is lost."""
+        if track.points is None or len(track.points) < self.min_points:
+            return False
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, track.points, None, **_LK_PARAMS)
+        back, back_status, _ = cv2.calcOpticalFlowPyrLK(gray, prev, moved, None, **_LK_PARAMS)
+        fb = np.linalg.norm((back - track.points).reshape(-1, 2), axis=1)
+        good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
+        if good.sum() < self.min_points:
+            return False
+        src, dst = track.points[good], moved[good]
+        step, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.5)
+        if step is None or inliers is None or int(inliers.sum()) < self.min_points:
+            return False
+        corners = cv2.perspectiveTransform(track.corners.reshape(-1, 1, 2), step).reshape(4, 2)
+        if np.abs(corners - track.corners).max() >= _STILL_PX:
+            track.corners = corners.astype(np.float32)
+        keep = inliers.reshape(-1).astype(bool)
+        track.points = dst[keep].reshape(-1, 1, 2).astype(np.float32)
+        return True
+
+    def _fuse(self, detections: list[GridDetection]) -> set[int]:
+        """Match detections to tracks, correct matched tracks, start new ones."""
+        matched: set[int] = set()
+        pairs = []
+        for di, det in enumerate(detections):
+            for track in self._tracks:
+                rolled, dist = roll_to_match(det.corners, track.corners)
+                pairs.append((dist / max(quad_side(track.corners), 1.0), di, track, rolled))
+        pairs.sort(key=lambda p: p[0])
+        used: set[int] = set()
+        for share, di, track, rolled in pairs:
+            if di in used or track.track_id in matched or share > self.jump_share:
+                continue
+            used.add(di)
+            matched.add(track.track_id)
+            offset = rolled - track.corners
+            # A large offset means the flow went astray: snap to the detection.
+            gain = self.corner_gain if share < 0.03 else 1.0
+            track.corners = (track.corners + gain * offset).astype(np.float32)
+            track.score = detections[di].score
+            track.detections += 1
+        for di, det in enumerate(detections):
+            if di in used:
+                continue
+            # A detection over a track but far from its corners: the page was swapped or the
+            # grid jumped; the old track (and what was read on it) ends.
+            self._tracks = [t for t in self._tracks if not _overlap(t.corners, det.corners)]
+            if len(self._tracks) >= self.max_grids:
+                continue
+            self._tracks.append(_Track(self._next_id, det.corners.astype(np.float32), det.score))
+            matched.add(self._next_id)
+            self._next_id += 1
+        return matched
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    smaller = min(abs(cv2.contourArea(a.astype(np.float32))), abs(cv2.contourArea(b)))
+    return inter > 0.2 * max(smaller, 1e-6)
+
+
+def _seed_points(gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    """Strong corners (line crossings, digit strokes) inside the grid, to follow by flow."""
+    mask = np.zeros(gray.shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(corners).astype(np.int32), 255)
+    side = quad_side(corners)
+    points = cv2.goodFeaturesToTrack(
+        gray,
+        maxCorners=_SEED_POINTS,
+        qualityLevel=0.01,
+        minDistance=max(3.0, side / 30),
+        mask=mask,
+        blockSize=5,
+    )
+    return None if points is None else points.astype(np.float32)

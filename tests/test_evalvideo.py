@@ -1,0 +1,115 @@
+"""eval-video: scoring records against per-frame truth, and runs on generated clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import PUZZLE
+from clips import build_kind_clip
+
+from streamocr.config import load_config
+from streamocr.evalvideo import VideoTruth, score_video
+from streamocr.pipeline import RunOutputs, run_video
+from streamocr.reader import SudokuReader
+from streamocr.recognize import DEFAULT_MODEL
+
+REPO = Path(__file__).resolve().parent.parent
+needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
+BOX = [[10, 10], [110, 10], [110, 110], [10, 110]]
+WRONG = "1" + PUZZLE[1:]
+
+
+def _truth(in_view):
+    frames = [
+        {"frame": i, "corners": BOX if v is not None else None, "in_view": bool(v)}
+        for i, v in enumerate(in_view)
+    ]
+    return VideoTruth.from_json({"size": [320, 240], "digits": PUZZLE, "frames": frames})
+
+
+def _records(shown, dx=()):
+    out = []
+    for i, digits in enumerate(shown):
+        found = digits != "-"
+        shift = dx[i] if dx else 0
+        corners = [[x + shift, y] for x, y in BOX] if found else None
+        out.append({"frame": i, "found": found, "corners": corners, "digits": digits or None})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("shown", "right", "acquisition", "flicker"),
+    [
+        ([None, None, PUZZLE, PUZZLE], 2, (2,), 0),
+        ([None, PUZZLE, WRONG, PUZZLE], 2, (1,), 2),  # two changes while in view
+        ([None, None, None, None], 0, (None,), 0),  # never acquired
+        ([PUZZLE, PUZZLE, None, PUZZLE], 3, (0,), 1),  # dropped once: a change too
+    ],
+)
+def test_score_table(shown, right, acquisition, flicker):
+    score = score_video(_records(shown), _truth([True] * 4))
+    assert (score.right_frames, score.acquisition_frames, score.flicker) == (
+        right,
+        acquisition,
+        flicker,
+    )
+
+
+def test_false_grids_corner_error_and_jitter():
+    truth = _truth([True, True, True, None, None])
+    score = score_video(_records([PUZZLE, PUZZLE, PUZZLE, "-", PUZZLE], dx=[0, 1, 0, 0, 0]), truth)
+    assert score.no_grid_frames == 2 and score.false_grid_frames == 1
+    assert score.corner_error_px == pytest.approx(1 / 3)
+    assert score.jitter_px == pytest.approx(1.0)
+
+
+def test_bad_truth_is_rejected_with_a_message():
+    with pytest.raises(ValueError, match="corners must have shape"):
+        VideoTruth.from_json({"size": [1, 1], "frames": [{"corners": [[0, 0]]}]})
+
+
+def _score_clip(path):
+    config = load_config(None)
+    records: list[dict] = []
+    run_video(str(path), SudokuReader(), config.pipeline, RunOutputs(), config.stabilize, records)
+    truth = VideoTruth.from_json(json.loads(path.with_suffix(".json").read_text()))
+    return score_video(records, truth)
+
+
+@needs_model
+@pytest.mark.accuracy
+def test_printed_clip_meets_the_targets(tmp_path):
+    build_kind_clip(tmp_path / "printed.mp4", "printed", frames=150, seed=4)
+    score = _score_clip(tmp_path / "printed.mp4")
+    assert score.appearances == 2
+    assert all(a is not None and a <= 10 for a in score.acquisition_frames)
+    assert score.right_share >= 0.9  # acquisition frames count against it in a short clip
+    assert score.flicker == 0 and score.false_grid_frames == 0
+    assert score.jitter_px < 1.0
+
+
+@needs_model
+@pytest.mark.accuracy
+def test_switch_and_empty_clips(tmp_path):
+    build_kind_clip(tmp_path / "switch.mp4", "switch", frames=80, seed=1)
+    score = _score_clip(tmp_path / "switch.mp4")
+    assert score.appearances == 2 and score.flicker == 0
+    assert all(a is not None and a <= 12 for a in score.acquisition_frames)
+    build_kind_clip(tmp_path / "empty.mp4", "empty", frames=40, seed=2)
+    assert _score_clip(tmp_path / "empty.mp4").false_grid_frames == 0
+
+
+def test_missing_truth_file_gives_one_line(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "streamocr", "eval-video", "x.mp4", "--truth", str(tmp_path / "t")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert process.returncode == 2
+    assert process.stderr.startswith("streamocr: error: truth file not found")

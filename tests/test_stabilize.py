@@ -1,0 +1,192 @@
+"""Stabiliser: confirmation, hysteresis, no flicker, retraction, reset, loss, re-acquisition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builders import PUZZLE, SOLUTION
+
+from streamocr.config import StabilizeSettings, load_config
+from streamocr.errors import ConfigError
+from streamocr.grid import homography_for
+from streamocr.stabilize import GridObservation, Stabilizer
+from streamocr.types import GridDetection
+
+CORNERS = np.array([[40, 30], [300, 34], [296, 290], [36, 286]], np.float32)
+DETECTION = GridDetection(CORNERS, homography_for(CORNERS, 360), 360)
+TRUTH = np.array([int(c) for c in PUZZLE], np.int64)
+OTHER = np.array([int(c) for c in PUZZLE[::-1]], np.int64)  # another puzzle's givens
+
+
+def _probs(digits, sure=0.97, misread=(), rng=None):
+    """Per-frame probabilities: `sure` on the digit, the rest spread; `misread` cells swap."""
+    p = np.full((81, 10), (1 - sure) / 9, np.float32)
+    read = np.array(digits).copy()
+    for i in misread:
+        read[i] = (read[i] % 9) + 1
+    p[np.arange(81), read] = sure
+    if rng is not None:  # noisy confidence, frame to frame
+        p *= rng.uniform(0.6, 1.4, p.shape)
+        p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def _obs(probs, track_id=0, visible=None):
+    return GridObservation(
+        track_id, DETECTION, probs, np.ones(81, bool), 1, visible=visible, established=True
+    )
+
+
+def _shown(results):
+    """The digits shown for the only grid, or None while anything is undecided."""
+    if not results:
+        return "gone"
+    result = results[0]
+    if result.reading is None or result.undecided:
+        return None
+    return result.reading.digit_string
+
+
+@pytest.mark.parametrize(
+    ("sure", "fast_confirm_prob", "frames_to_confirm"),
+    [
+        # A sure frame whose reading has exactly one solution confirms at once.
+        (0.999, 0.7, 1),
+        (0.9, 0.7, 1),
+        (0.6, 0.7, 5),  # too unsure for the solver's vouching: evidence must pile up
+        # Without the solver's vouching, evidence alone: clear frames need two.
+        (0.999, 1.0, 2),
+        (0.97, 1.0, 2),
+        (0.9, 1.0, 3),  # less confident readings need more agreeing frames
+        (0.7, 1.0, 4),
+    ],
+)
+def test_confirmation_after_n_agreeing_frames(sure, fast_confirm_prob, frames_to_confirm):
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=fast_confirm_prob))
+    shown = [_shown(stabilizer.update([_obs(_probs(TRUTH, sure))])) for _ in range(6)]
+    assert shown[: frames_to_confirm - 1] == [None] * (frames_to_confirm - 1)
+    assert shown[frames_to_confirm - 1 :] == [PUZZLE] * (7 - frames_to_confirm)
+
+
+def test_a_sure_but_ambiguous_reading_is_not_confirmed_at_once():
+    # Twenty givens fewer: many solutions, so the solver cannot vouch for the reading.
+    sparse = TRUTH.copy()
+    sparse[np.flatnonzero(sparse)[:20]] = 0
+    stabilizer = Stabilizer()
+    first = stabilizer.update([_obs(_probs(sparse, 0.999))])
+    assert _shown(first) is None
+    assert _shown(stabilizer.update([_obs(_probs(sparse, 0.999))])) is not None
+
+
+def test_solved_once_per_confirmed_reading():
+    stabilizer = Stabilizer()
+    for _ in range(20):
+        results = stabilizer.update([_obs(_probs(TRUTH))])
+    assert results[0].status == "solved"
+    assert "".join(map(str, results[0].solution)) == SOLUTION
+    assert stabilizer.solves == 1
+
+
+@pytest.mark.parametrize("misreads_per_frame", [1, 3, 6])
+def test_no_flicker_under_noisy_readings(misreads_per_frame):
+    rng = np.random.default_rng(misreads_per_frame)
+    stabilizer = Stabilizer()
+    shown = []
+    for _ in range(120):
+        cells = rng.choice(81, misreads_per_frame, replace=False)
+        probs = _probs(TRUTH, 0.95, misread=cells, rng=rng)
+        shown.append(_shown(stabilizer.update([_obs(probs)])))
+    first = shown.index(PUZZLE)
+    assert first <= 8
+    assert shown[first:] == [PUZZLE] * (120 - first)  # never changes once confirmed
+
+
+@pytest.mark.parametrize(
+    ("contrary_frames", "changed"),
+    [
+        (3, False),  # a short run of contrary frames is not enough
+        (6, False),
+        (12, True),  # a sustained one is
+    ],
+)
+def test_retraction_only_under_strong_contrary_evidence(contrary_frames, changed):
+    stabilizer = Stabilizer()
+    for _ in range(30):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    # One given (cell 0, a 5) now reads as another digit, clearly.
+    for _ in range(contrary_frames):
+        results = stabilizer.update([_obs(_probs(TRUTH, misread=[0]))])
+    # The evidence moved when the cell shows another digit, or when the solver check had to
+    # repair it back (a 6 there breaks a rule) and marks it as changed.
+    result = results[0]
+    moved = int(result.reading.digits[0]) != TRUTH[0] or 0 in result.changed
+    assert moved == changed
+
+
+def test_a_different_puzzle_resets_the_board():
+    stabilizer = Stabilizer()
+    for _ in range(20):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    shown = [_shown(stabilizer.update([_obs(_probs(OTHER))])) for _ in range(8)]
+    assert stabilizer.resets == 1
+    assert PUZZLE not in shown  # the old reading is not shown over the new page
+    assert shown[-1] == "".join(map(str, OTHER))
+
+
+def test_overlay_gone_at_once_when_the_grid_is_lost_and_reacquired():
+    # Evidence alone (no solver vouching), so a fresh board visibly needs two frames.
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    for _ in range(10):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    assert stabilizer.update([]) == []  # the tracker lost the grid: nothing shown
+    # It comes back as a new track: acquired afresh, within a few frames.
+    shown = [_shown(stabilizer.update([_obs(_probs(TRUTH), track_id=1)])) for _ in range(4)]
+    assert shown[0] is None and shown[-1] == PUZZLE
+
+
+def test_cells_out_of_view_keep_their_evidence():
+    stabilizer = Stabilizer()
+    for _ in range(10):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    visible = np.ones(81, bool)
+    visible[:9] = False  # the top row left the frame: its cells now read as garbage
+    for _ in range(30):
+        results = stabilizer.update([_obs(_probs(TRUTH, misread=range(9)), visible=visible)])
+    assert _shown(results) == PUZZLE
+
+
+def test_orientation_is_decided_by_the_digits_and_kept():
+    # Four rotations: only rotation 1 reads confidently (the others are half-sure guesses).
+    upright = _probs(TRUTH, 0.999)
+    vague = np.full((81, 10), 0.1, np.float32)
+    probs = np.concatenate([vague, upright, vague, vague])
+    ink = np.tile(TRUTH != 0, 4)
+    obs = GridObservation(0, DETECTION, probs, ink, 4)
+    stabilizer = Stabilizer()
+    for _ in range(4):
+        results = stabilizer.update([obs])
+    assert _shown(results) == PUZZLE
+    assert np.allclose(results[0].detection.corners, np.roll(CORNERS, -1, axis=0))
+
+
+def test_several_grids_have_separate_boards():
+    stabilizer = Stabilizer()
+    for _ in range(5):
+        results = stabilizer.update([_obs(_probs(TRUTH), 0), _obs(_probs(OTHER), 1)])
+    assert sorted(_shown([r]) for r in results) == sorted([PUZZLE, "".join(map(str, OTHER))])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("stabilize.decay=0.0", "decay must be in"),
+        ("stabilize.retract_margin=1.0", "retract_margin must be >= confirm_margin"),
+        ("stabilize.log_floor=1.0", "log_floor must be < 0"),
+        ("stabilize.max_grids=0", "max_grids must be in"),
+        ("stabilize.min_visible_share=0.0", "min_visible_share must be in"),
+        ("stabilize.confirm=3", "unknown config key 'stabilize.confirm'"),
+    ],
+)
+def test_bad_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

@@ -1,0 +1,116 @@
+"""Grid tracking: following synthetic motion, keeping corner order, loss, new grids."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from builders import render_grid
+
+from streamocr.grid import homography_for
+from streamocr.tracking import GridTracker, roll_to_match, visible_cells
+from streamocr.types import GridDetection
+
+SIZE = (480, 360)
+GRID = render_grid(cell_px=24, seed=3)  # 217 px square
+SIDE = GRID.shape[0] - 1
+
+
+def _frame(corners, seed=0):
+    w, h = SIZE
+    src = np.array([[0, 0], [SIDE, 0], [SIDE, SIDE], [0, SIDE]], np.float32)
+    m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    scene = np.full((h, w, 3), 120, np.uint8)
+    scene = cv2.warpPerspective(GRID, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
+    noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
+    return np.clip(scene + noise, 0, 255).astype(np.uint8)
+
+
+def _corners(t, motion):
+    base = np.array([[130, 70], [350, 75], [345, 290], [125, 285]], np.float32)
+    if motion == "still":
+        return base
+    if motion == "pan":
+        return base + np.float32([3.0 * t, 1.5 * t])
+    if motion == "rotate":
+        a = 0.01 * t
+        c = base.mean(axis=0)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+        return (base - c) @ rot.T + c
+    raise ValueError(motion)
+
+
+def _detection(corners):
+    return GridDetection(corners, homography_for(corners, 360), 360)
+
+
+@pytest.mark.parametrize(
+    ("motion", "max_error_px"),
+    [
+        ("still", 0.5),
+        ("pan", 1.0),  # 3.4 px a frame, followed by flow alone
+        ("rotate", 1.0),
+    ],
+)
+def test_flow_follows_motion_between_detections(motion, max_error_px):
+    tracker = GridTracker(max_missed_frames=100)
+    first = _corners(0, motion)
+    tracker.update(_frame(first), [_detection(first)])
+    errors, moves = [], []
+    last = first
+    for t in range(1, 30):
+        truth = _corners(t, motion)
+        grids = tracker.update(_frame(truth, seed=t), None)  # flow only
+        assert len(grids) == 1
+        corners = grids[0].detection.corners
+        errors.append(np.linalg.norm(corners - truth, axis=1).max())
+        moves.append(np.abs(corners - last).max())
+        last = corners
+    assert max(errors) < max_error_px
+    if motion == "still":
+        assert max(moves) < 0.1  # a still page gives a still outline
+
+
+def test_detection_order_is_rolled_to_the_track_order():
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    grids = tracker.update(_frame(corners), [_detection(corners)])
+    track_id = grids[0].track_id
+    rolled = np.roll(corners, 1, axis=0)  # the finder started from another corner
+    grids = tracker.update(_frame(corners, 1), [_detection(rolled)])
+    assert grids[0].track_id == track_id and grids[0].established
+    assert np.allclose(grids[0].detection.corners, corners, atol=0.5)
+    again, dist = roll_to_match(rolled, corners)
+    assert dist < 1e-3 and np.allclose(again, corners)
+
+
+def test_grid_leaving_the_view_is_dropped_at_once():
+    tracker = GridTracker(min_visible_share=0.5)
+    corners = _corners(0, "still")
+    tracker.update(_frame(corners), [_detection(corners)])
+    shown = []
+    for t in range(1, 40):
+        moved = corners + np.float32([12.0 * t, 0])
+        share_inside = np.clip((SIZE[0] - moved[:, 0].min()) / 220.0, 0, 1)
+        grids = tracker.update(_frame(moved, t), None)
+        shown.append((bool(grids), share_inside))
+    gone = [i for i, (present, _) in enumerate(shown) if not present]
+    assert gone, "the grid never left"
+    assert all(not present for present, _ in shown[gone[0] :])
+    assert shown[gone[0]][1] <= 0.55  # dropped once about half of it has left
+
+
+def test_a_far_detection_starts_a_new_track():
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    first = tracker.update(_frame(corners), [_detection(corners)])[0].track_id
+    jumped = corners + np.float32([80, 20])
+    grids = tracker.update(_frame(jumped), [_detection(jumped)])
+    assert [g.track_id for g in grids] != [first]
+    assert not grids[0].established  # a new grid must be confirmed before it is shown
+
+
+def test_visible_cells():
+    corners = np.array([[-45, 0], [225, 0], [225, 270], [-45, 270]], np.float32)
+    visible = visible_cells(corners, 480, 360).reshape(9, 9)
+    assert not visible[:, :2].any() and visible[:, 2:].all()  # two columns cut off
