@@ -27,8 +27,8 @@ import numpy as np
 
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
-from .solve import solve
 from .reader import orientation_score, reading_from_probabilities, rotate_detection
+from .solve import solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive

@@ -20,7 +20,7 @@ def test_override_changes_one_value():
     [
         (["grid.nonsense=1"], "unknown config key 'grid.nonsense'"),
         (["nosection.key=1"], "unknown config key 'nosection'"),
-        (["pipeline.queue_size=\"big\""], "'pipeline.queue_size' must be int"),
+        (['pipeline.queue_size="big"'], "'pipeline.queue_size' must be int"),
         (["pipeline.queue_size=0"], "queue_size must be in"),
         (["pipeline.policy=sometimes"], "policy must be"),
         (["recognition.device=tpu"], "device must be"),
