@@ -125,6 +125,9 @@ class StabilizeSettings:
         fast_confirm_prob: a frame whose 81 cells are all read at least this surely, and
             whose reading has exactly one solution, confirms the whole reading at once
             (1 turns this off).
+        settle_max_cells: when no more than this many cells stay undecided, the rules of
+            Sudoku choose among their two leading readings (0 turns this off).
+        settle_after_frames: recognised frames before the rules may settle cells.
         recognize_every: recognise the tracked grids' cells every N frames.
         max_grids: most puzzles tracked at once.
         track_confirm_detections: detections that must agree before a new grid is shown.
@@ -150,6 +153,8 @@ class StabilizeSettings:
     reset_frames: int = 2
     contradict_prob: float = 0.9
     fast_confirm_prob: float = 0.7
+    settle_max_cells: int = 4
+    settle_after_frames: int = 4
     recognize_every: int = 1
     max_grids: int = 4
     track_confirm_detections: int = 2
@@ -179,6 +184,10 @@ class StabilizeSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.5 <= self.fast_confirm_prob <= 1:
             raise ValueError(f"fast_confirm_prob must be in [0.5, 1], got {self.fast_confirm_prob}")
+        if not 0 <= self.settle_max_cells <= 8:
+            raise ValueError(f"settle_max_cells must be in [0, 8], got {self.settle_max_cells}")
+        if self.settle_after_frames < 1:
+            raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
         if not 0.5 <= self.contradict_prob < 1:
             raise ValueError(f"contradict_prob must be in [0.5, 1), got {self.contradict_prob}")
         if not 1 <= self.max_grids <= 16:

@@ -20,6 +20,7 @@ frame and returns what to show for them.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ import numpy as np
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
 from .reader import orientation_score, reading_from_probabilities, rotate_detection
-from .solve import solve
+from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
@@ -75,6 +76,11 @@ class GridObservation:
             raise ValueError(f"visible must have shape (81,), got {self.visible.shape}")
 
 
+def _uniquely_solvable(digits: np.ndarray) -> bool:
+    result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
+    return result.status == "solved" and bool(result.unique)
+
+
 class CellEvidence:
     """The decayed evidence of the 81 cells of one orientation and the class each shows.
 
@@ -87,6 +93,7 @@ class CellEvidence:
         self.evidence = np.zeros((81, DIGIT_CLASSES), np.float64)
         self.shown = np.full(81, UNDECIDED, np.int8)
         self.frames = 0
+        self._settle_tried: tuple | None = None
 
     @property
     def decided(self) -> np.ndarray:
@@ -109,8 +116,18 @@ class CellEvidence:
         shown = self.shown.astype(np.int64)
         against = self.evidence[rows, best] - self.evidence[rows, np.maximum(shown, 0)]
         retract = ~undecided & (best != shown) & (against >= s.retract_margin)
+        if not retract.any():
+            return
+        before = self.shown.copy()
         self.shown[retract & confirmed] = best[retract & confirmed]
         self.shown[retract & ~confirmed] = UNDECIDED
+        # A printed Sudoku has exactly one solution. A retraction that would turn a reading
+        # with one solution into one with none or many is a misread frame run (blur, glare
+        # hiding a digit), not a change on the page: the reading shown stays. A different
+        # puzzle is noticed by the board, which starts afresh.
+        if (before != UNDECIDED).all() and _uniquely_solvable(before):
+            if not ((self.shown != UNDECIDED).all() and _uniquely_solvable(self.shown)):
+                self.shown = before
 
     def confirm_if_solvable(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
         """Confirm every cell at once from one frame the solver vouches for.
@@ -133,6 +150,40 @@ class CellEvidence:
         result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
         if result.status == "solved" and result.unique:
             self.shown[undecided] = digits[undecided]
+
+    def settle_by_solver(self) -> None:
+        """Decide the last few undecided cells by the rules of Sudoku.
+
+        A cell whose frames keep wavering between two readings (a blurred 1 or 7, say)
+        may never build a clear lead. When at most `settle_max_cells` such cells remain
+        after `settle_after_frames` frames, the combinations of their two leading classes
+        are tried, most likely first; the first that makes a reading with exactly one
+        solution is confirmed. A combination already tried is not tried again.
+        """
+        s = self.settings
+        undecided = np.flatnonzero(~self.decided)
+        if not 0 < undecided.size <= s.settle_max_cells or self.frames < s.settle_after_frames:
+            return
+        top2 = np.argsort(-self.evidence[undecided], axis=1)[:, :2]
+        key = (tuple(undecided), tuple(top2.ravel()), tuple(self.shown))
+        if key == self._settle_tried:
+            return
+        self._settle_tried = key
+        combos = []
+        for choice in itertools.product((0, 1), repeat=undecided.size):
+            classes = top2[np.arange(undecided.size), choice]
+            combos.append((-float(self.evidence[undecided, classes].sum()), classes))
+        combos.sort(key=lambda c: c[0])
+        base = self.shown.astype(np.int64)
+        for _, classes in combos:
+            digits = base.copy()
+            digits[undecided] = classes
+            if find_conflicts(digits):
+                continue
+            result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
+            if result.status == "solved" and result.unique:
+                self.shown[undecided] = classes
+                return
 
     def contradictions(self, probabilities: np.ndarray, visible: np.ndarray) -> int:
         """Confirmed cells this frame clearly contradicts: new ink, or another digit.
@@ -203,6 +254,7 @@ class Board:
             probs, _, turned = per_rotation[self.locked if rotations > 1 else 0]
             self.cells.add(probs, turned)
             self.cells.confirm_if_solvable(probs, turned)
+            self.cells.settle_by_solver()
             return True
         for k, (probs, ink, turned) in enumerate(per_rotation):
             self.orientation_scores[k] = self.settings.decay * self.orientation_scores[
@@ -211,6 +263,7 @@ class Board:
             self.orientations[k].add(probs, turned)
         best = self.orientation
         self.orientations[best].confirm_if_solvable(*per_rotation[best][::2])
+        self.orientations[best].settle_by_solver()
         best = self.orientation
         if self.orientations[best].decided.all() and self.orientations[best].frames >= 2:
             self.locked = best

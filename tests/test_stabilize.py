@@ -111,16 +111,27 @@ def test_no_flicker_under_noisy_readings(misreads_per_frame):
 )
 def test_retraction_only_under_strong_contrary_evidence(contrary_frames, changed):
     stabilizer = Stabilizer()
+    # A misread is confirmed first: cell 0 (a 5) read clearly as a 6 for a while.
+    for _ in range(30):
+        stabilizer.update([_obs(_probs(TRUTH, misread=[0]))])
+    # Then the cell reads as its true 5, clearly.
+    for _ in range(contrary_frames):
+        results = stabilizer.update([_obs(_probs(TRUTH))])
+    # The shown class moved only when the contrary run was long; before that the solver
+    # check repairs the rule-breaking 6 for the answer and marks the cell as changed.
+    result = results[0]
+    moved = int(result.reading.digits[0]) == TRUTH[0] and 0 not in result.changed
+    assert moved == changed
+
+
+def test_a_rule_breaking_change_never_replaces_a_right_reading():
+    stabilizer = Stabilizer()
     for _ in range(30):
         stabilizer.update([_obs(_probs(TRUTH))])
-    # One given (cell 0, a 5) now reads as another digit, clearly.
-    for _ in range(contrary_frames):
+    # Cell 0 now reads clearly as a 6 (which breaks a rule) for a long time.
+    for _ in range(40):
         results = stabilizer.update([_obs(_probs(TRUTH, misread=[0]))])
-    # The evidence moved when the cell shows another digit, or when the solver check had to
-    # repair it back (a 6 there breaks a rule) and marks it as changed.
-    result = results[0]
-    moved = int(result.reading.digits[0]) != TRUTH[0] or 0 in result.changed
-    assert moved == changed
+    assert _shown(results) == PUZZLE and not results[0].changed
 
 
 def test_a_different_puzzle_resets_the_board():
@@ -190,3 +201,32 @@ def test_several_grids_have_separate_boards():
 def test_bad_settings_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_wavering_cells_are_settled_by_the_rules():
+    # Two givens waver 50/50 between the true digit and another every frame: evidence
+    # alone never decides them, the rules of Sudoku do.
+    wavering = [0, 4]  # r1c1 5 and r1c5 7
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = []
+    for _ in range(12):
+        p = _probs(TRUTH)
+        for cell in wavering:
+            p[cell] = 0.01
+            p[cell, TRUTH[cell]] = 0.45
+            p[cell, (TRUTH[cell] % 9) + 1] = 0.45
+        shown.append(_shown(stabilizer.update([_obs(p)])))
+    assert shown[-1] == PUZZLE
+
+
+def test_a_digit_hidden_by_blur_does_not_vanish():
+    # A confirmed given reads as empty (no ink) for many frames: without it the puzzle
+    # would have many solutions, so the reading shown keeps it.
+    stabilizer = Stabilizer()
+    for _ in range(5):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    hidden = TRUTH.copy()
+    hidden[20] = 0  # without this given the puzzle has several solutions
+    for _ in range(60):
+        results = stabilizer.update([_obs(_probs(hidden, 0.999))])
+    assert _shown(results) == PUZZLE
