@@ -123,6 +123,10 @@ class ResultFilter(Protocol):
         """Return the results to show for one frame's grids, largest first."""
         ...
 
+    def locked_orientation(self, track_id: int) -> int | None:
+        """The quarter turns decided for a tracked grid, or None while undecided."""
+        ...
+
 
 class PassThrough:
     """A `ResultFilter` that shows each frame's own reading (solved every frame)."""
@@ -141,6 +145,10 @@ class PassThrough:
             batch = CellBatch(o.detection, no_cells, o.has_ink, o.rotations)
             results.append(self.reader.interpret(batch, o.probabilities))
         return results
+
+    def locked_orientation(self, track_id: int) -> int | None:
+        """Each frame is read on its own: every orientation is tried every time."""
+        return None
 
 
 @dataclass
@@ -588,6 +596,15 @@ class VideoPipeline:
     def _recognize_batch(self, batch: list[_Work]) -> None:
         """One model call for the cells of every grid of every frame in `batch`."""
         found = [grid for work in batch for grid in work.grids or [] if grid.cells is not None]
+        for grid in found:
+            # Once a board's orientation is decided only that rotation is recognised.
+            k = self.result_filter.locked_orientation(grid.track_id)
+            if k is not None and grid.cells.rotations == 4:
+                rows = slice(k * 81, (k + 1) * 81)
+                cells = grid.cells
+                grid.cells = CellBatch(cells.detection, cells.inputs[rows], cells.has_ink[rows], 1)
+                if grid.visible is not None:
+                    grid.visible = np.rot90(grid.visible.reshape(9, 9), k).reshape(81)
         if found:
             counts = [len(grid.cells.inputs) for grid in found]
             # Pad to a power of two of grids (81 cells each), so the session sees few shapes.

@@ -213,6 +213,7 @@ class Board:
 
     def __init__(self, settings: StabilizeSettings, rotations: int) -> None:
         self.settings = settings
+        self.rotations_seen = rotations
         self.orientations = [CellEvidence(settings) for _ in range(rotations)]
         self.orientation_scores = np.zeros(rotations, np.float64)
         self.locked: int | None = 0 if rotations == 1 else None
@@ -231,40 +232,53 @@ class Board:
         index = 0 if len(self.orientations) == 1 else self.orientation
         return self.orientations[index]
 
-    def add(self, observation: GridObservation) -> bool:
-        """Add one recognised frame; return False when it shows a different puzzle."""
-        rotations = len(self.orientations)
+    def _views(self, observation: GridObservation) -> dict[int, tuple]:
+        """(probabilities, ink, visible) of each orientation the observation carries.
+
+        An observation of four rotations carries all; one of a single rotation carries
+        the board's locked orientation (the pipeline cuts only that one once it is locked),
+        its `visible` already turned to match.
+        """
         visible = observation.visible if observation.visible is not None else np.ones(81, bool)
-        per_rotation = []
-        for k in range(rotations):
-            rows = slice(k * 81, (k + 1) * 81)
+        if observation.rotations == 1:
+            keys = [self.locked if self.locked is not None else 0]
+        else:
+            keys = list(range(4))
+        views = {}
+        for row, k in enumerate(keys):
+            rows = slice(row * 81, (row + 1) * 81)
             ink = observation.has_ink[rows]
             probs = reading_from_probabilities(observation.probabilities[rows], ink).probabilities
-            turned = visible if rotations == 1 else np.rot90(visible.reshape(9, 9), k).reshape(81)
-            per_rotation.append((probs, ink, turned))
-        current = self.cells
-        probs, _, turned = per_rotation[self.orientation if rotations > 1 else 0]
-        if current.contradictions(probs, turned) >= self.settings.reset_cells:
+            turned = visible
+            if observation.rotations == 4:
+                turned = np.rot90(visible.reshape(9, 9), k).reshape(81)
+            views[k] = (probs, ink, turned)
+        return views
+
+    def add(self, observation: GridObservation) -> bool:
+        """Add one recognised frame; return False when it shows a different puzzle."""
+        views = self._views(observation)
+        probs, _, turned = views[self.orientation]
+        if self.cells.contradictions(probs, turned) >= self.settings.reset_cells:
             self.contradicted_frames += 1
             if self.contradicted_frames >= self.settings.reset_frames:
                 return False
         else:
             self.contradicted_frames = 0
         if self.locked is not None:
-            probs, _, turned = per_rotation[self.locked if rotations > 1 else 0]
             self.cells.add(probs, turned)
             self.cells.confirm_if_solvable(probs, turned)
             self.cells.settle_by_solver()
             return True
-        for k, (probs, ink, turned) in enumerate(per_rotation):
+        for k, (probs, ink, turned) in views.items():
             self.orientation_scores[k] = self.settings.decay * self.orientation_scores[
                 k
             ] + orientation_score(probs, ink & turned)
             self.orientations[k].add(probs, turned)
         best = self.orientation
-        self.orientations[best].confirm_if_solvable(*per_rotation[best][::2])
+        probs, _, turned = views[best]
+        self.orientations[best].confirm_if_solvable(probs, turned)
         self.orientations[best].settle_by_solver()
-        best = self.orientation
         if self.orientations[best].decided.all() and self.orientations[best].frames >= 2:
             self.locked = best
             self.orientations = [self.orientations[best]]
@@ -292,6 +306,17 @@ class Stabilizer:
     def reset(self) -> None:
         """Forget every board."""
         self._boards.clear()
+
+    def locked_orientation(self, track_id: int) -> int | None:
+        """Quarter turns of a tracked grid's cells once its board has locked them.
+
+        After this, observations of the grid may carry that one rotation (rotations=1,
+        `visible` turned to match) instead of all four.
+        """
+        board = self._boards.get(track_id)
+        if board is None or board.locked is None or board.rotations_seen != 4:
+            return None
+        return board.locked
 
     def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
         """Add one frame's grids; return what to show for each established one, largest first.

@@ -178,6 +178,13 @@ def test_orientation_is_decided_by_the_digits_and_kept():
         results = stabilizer.update([obs])
     assert _shown(results) == PUZZLE
     assert np.allclose(results[0].detection.corners, np.roll(CORNERS, -1, axis=0))
+    assert stabilizer.locked_orientation(0) == 1
+    # Locked: later frames may carry all four rotations or only the locked one.
+    only_locked = GridObservation(0, DETECTION, upright, TRUTH != 0, 1)
+    for observation in (obs, only_locked, obs, only_locked):
+        results = stabilizer.update([observation])
+        assert _shown(results) == PUZZLE
+    assert np.allclose(results[0].detection.corners, np.roll(CORNERS, -1, axis=0))
 
 
 def test_several_grids_have_separate_boards():
