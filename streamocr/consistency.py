@@ -17,6 +17,7 @@ from .solve import SolveResult, find_conflicts, solve
 from .types import Reading
 
 _EPS = 1e-6
+FILLED_PAGE_CELLS = 64  # a reading with this many digits is a page filled in by hand
 
 
 @dataclass(frozen=True)
@@ -68,20 +69,7 @@ def check_reading(
     digits = reading.digits.astype(np.int64)
     order = np.argsort(reading.confidence)
     if result.status == "solved":
-        # A page filled in by hand: an inked cell read as empty is a digit the model missed.
-        missed = np.flatnonzero((digits == 0) & (reading.probabilities[:, 0] < 0.999))
-        if np.count_nonzero(digits) >= 64 and missed.size:
-            blanked = _blank_and_solve(reading, digits, set(), order, extra=missed)
-            if blanked is not None:
-                candidate, fixed = blanked
-                changed = tuple(int(i) for i in np.flatnonzero(candidate != digits))
-                return CheckedReading(
-                    _with_digits(reading, candidate),
-                    fixed,
-                    changed,
-                    tuple(sorted(set(doubtful) | set(changed))),
-                )
-        return CheckedReading(reading, result, (), doubtful)
+        return _fill_missed(CheckedReading(reading, result, (), doubtful))
 
     logp = np.log(reading.probabilities + _EPS)
     base = logp[np.arange(81), digits]
@@ -90,7 +78,7 @@ def check_reading(
     # Each cell's alternatives and their cost in lost log-probability.
     options: list[tuple[float, int, int]] = []
     for i in cells:
-        for cls in np.argsort(-logp[i])[:3]:
+        for cls in np.argsort(-logp[i])[:4]:
             if cls != digits[i]:
                 options.append((float(base[i] - logp[i, cls]), i, int(cls)))
     options.sort()
@@ -102,7 +90,10 @@ def check_reading(
             if len({i for _, i, _ in picked}) < k:
                 continue
             heapq.heappush(heap, (sum(c for c, _, _ in picked), combo))
+    # A published puzzle has exactly one solution: the cheapest repair with one solution
+    # wins; the cheapest merely solvable one is kept in case none has.
     tried = 0
+    fallback: tuple[np.ndarray, SolveResult, tuple[int, ...]] | None = None
     while heap and tried < max_candidates:
         cost, combo = heapq.heappop(heap)
         if cost > max_cost:
@@ -114,26 +105,58 @@ def check_reading(
         if find_conflicts(candidate):
             continue
         tried += 1
-        fixed = solve(candidate, max_steps=20_000)
-        if fixed.status == "solved":
-            changed = tuple(sorted(options[j][1] for j in combo))
-            return CheckedReading(
+        fixed = solve(candidate, check_unique=True, max_steps=20_000)
+        if fixed.status != "solved":
+            continue
+        changed = tuple(sorted(options[j][1] for j in combo))
+        if fixed.unique:
+            fallback = (candidate, fixed, changed)
+            break
+        if fallback is None:
+            fallback = (candidate, fixed, changed)
+    if fallback is not None:
+        candidate, fixed, changed = fallback
+        return _fill_missed(
+            CheckedReading(
                 _with_digits(reading, candidate),
                 fixed,
                 changed,
                 tuple(sorted(set(doubtful) | set(changed))),
             )
+        )
     blanked = _blank_and_solve(reading, digits, conflicts, order)
     if blanked is not None:
         candidate, fixed = blanked
         changed = tuple(int(i) for i in np.flatnonzero(candidate != digits))
-        return CheckedReading(
-            _with_digits(reading, candidate),
-            fixed,
-            changed,
-            tuple(sorted(set(doubtful) | set(changed))),
+        return _fill_missed(
+            CheckedReading(
+                _with_digits(reading, candidate),
+                fixed,
+                changed,
+                tuple(sorted(set(doubtful) | set(changed))),
+            )
         )
     return CheckedReading(reading, result, (), tuple(sorted(set(doubtful) | conflicts)))
+
+
+def _fill_missed(checked: CheckedReading) -> CheckedReading:
+    """On a page filled in by hand, an inked cell read as empty is a digit the model missed:
+    the (solved) grid says which."""
+    reading = checked.reading
+    digits = reading.digits.astype(np.int64)
+    if checked.result.status != "solved" or np.count_nonzero(digits) < FILLED_PAGE_CELLS:
+        return checked
+    missed = np.flatnonzero((digits == 0) & (reading.probabilities[:, 0] < 0.999))
+    if missed.size == 0:
+        return checked
+    digits[missed] = checked.result.solution[missed]
+    changed = tuple(sorted(set(checked.changed) | {int(i) for i in missed}))
+    return CheckedReading(
+        _with_digits(reading, digits),
+        checked.result,
+        changed,
+        tuple(sorted(set(checked.doubtful) | set(changed))),
+    )
 
 
 def _blank_and_solve(
@@ -169,7 +192,7 @@ def _blank_and_solve(
     probs = reading.probabilities
     # On a page filled in by hand every cell holds a digit; on a printed puzzle a blanked
     # cell may have been a speck read as a digit, so the model decides digit or empty.
-    filled_page = np.count_nonzero(digits) >= 64
+    filled_page = np.count_nonzero(digits) >= FILLED_PAGE_CELLS
     for i in blank:
         d = int(solved.solution[i])
         candidate[i] = d if filled_page or probs[i, d] >= probs[i, 0] else 0
