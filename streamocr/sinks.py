@@ -74,6 +74,7 @@ class VideoFileSink:
         self.time_base = time_base or Fraction(1, 1000) / fps
         try:
             # FFmpeg opens the file lazily, at the first packet: find a bad path now.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "wb"):
                 pass
         except OSError as exc:
@@ -140,6 +141,7 @@ class JsonLinesSink:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file: IO[str] | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc

@@ -72,10 +72,24 @@ def test_jsonl_is_flushed_per_line(tmp_path):
 @pytest.mark.parametrize(
     "make_sink",
     [
-        lambda p: JsonLinesSink(p / "no" / "such" / "f.jsonl"),
-        lambda p: VideoFileSink(p / "no" / "such" / "a.mp4", 64, 64, Fraction(30)),
+        lambda p: JsonLinesSink(p / "blocker" / "f.jsonl"),
+        lambda p: VideoFileSink(p / "blocker" / "a.mp4", 64, 64, Fraction(30)),
     ],
 )
 def test_unwritable_output_raises_sink_error(tmp_path, make_sink):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
     with pytest.raises(SinkError, match="cannot write"):
         make_sink(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "make_sink, name",
+    [
+        (lambda path: JsonLinesSink(path), "f.jsonl"),
+        (lambda path: VideoFileSink(path, 64, 64, Fraction(30)), "a.mp4"),
+    ],
+)
+def test_missing_output_folders_are_made(tmp_path, make_sink, name):
+    path = tmp_path / "out" / "run1" / name
+    make_sink(path).close()
+    assert path.exists()
