@@ -550,8 +550,9 @@ class VideoPipeline:
         settings = self.stabilize
         every = self.settings.detect_every
         detections = None
-        # Search every frame while nothing is followed, so a grid is acquired at once.
-        if not self.tracker.tracking or frame.index % every == 0:
+        # Search every frame while nothing is followed or a new grid is being confirmed,
+        # so a grid is acquired at once; in between, optical flow follows it.
+        if not self.tracker.tracking or self.tracker.acquiring or frame.index % every == 0:
             detections = self.reader.finder.detect_all(image, settings.max_grids)
             self.detections_run += 1
         tracked = self.tracker.update(image, detections)

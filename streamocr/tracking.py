@@ -166,6 +166,11 @@ class GridTracker:
         """Whether any grid is being followed."""
         return bool(self._tracks)
 
+    @property
+    def acquiring(self) -> bool:
+        """Whether a followed grid still waits for the detections that establish it."""
+        return any(t.detections < self.confirm_detections for t in self._tracks)
+
     def reset(self) -> None:
         """Forget every track (a cut, a new source)."""
         self._tracks = []
