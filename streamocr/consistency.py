@@ -115,28 +115,30 @@ def check_reading(
         if fallback is None:
             fallback = (candidate, fixed, changed)
     if fallback is not None:
-        candidate, fixed, changed = fallback
-        return _fill_missed(
-            CheckedReading(
-                _with_digits(reading, candidate),
-                fixed,
-                changed,
-                tuple(sorted(set(doubtful) | set(changed))),
-            )
-        )
+        return _repaired(reading, *fallback, doubtful)
     blanked = _blank_and_solve(reading, digits, conflicts, order)
     if blanked is not None:
         candidate, fixed = blanked
         changed = tuple(int(i) for i in np.flatnonzero(candidate != digits))
-        return _fill_missed(
-            CheckedReading(
-                _with_digits(reading, candidate),
-                fixed,
-                changed,
-                tuple(sorted(set(doubtful) | set(changed))),
-            )
-        )
+        return _repaired(reading, candidate, fixed, changed, doubtful)
     return CheckedReading(reading, result, (), tuple(sorted(set(doubtful) | conflicts)))
+
+
+def _repaired(
+    reading: Reading,
+    candidate: np.ndarray,
+    result: SolveResult,
+    changed: tuple[int, ...],
+    doubtful: tuple[int, ...],
+) -> CheckedReading:
+    """The checked reading of a repair: changed cells are doubtful too."""
+    checked = CheckedReading(
+        _with_digits(reading, candidate),
+        result,
+        changed,
+        tuple(sorted(set(doubtful) | set(changed))),
+    )
+    return _fill_missed(checked)
 
 
 def _fill_missed(checked: CheckedReading) -> CheckedReading:

@@ -124,7 +124,13 @@ def _view_quad(u: float, size: tuple[int, int], pan_px: float) -> np.ndarray:
     cy = _DESK[1] / 2 + 25.0 * math.sin(3 * math.pi * u)
     angle = 0.12 * math.sin(2 * math.pi * u + 0.5)
     tilt = 0.06 * math.cos(2 * math.pi * u)  # one side of the view wider: perspective
-    hw, hh = view_w / 2, view_h / 2
+    return _tilted_view(cx, cy, view_w / 2, view_h / 2, tilt, angle)
+
+
+def _tilted_view(
+    cx: float, cy: float, hw: float, hh: float, tilt: float, angle: float
+) -> np.ndarray:
+    """The camera's view on the desk: a rotated rectangle, one side wider (perspective)."""
     local = np.array(
         [
             [-hw * (1 - tilt), -hh],
@@ -302,17 +308,7 @@ def _handheld_path(
         vw = view_w * (1.0 + dzoom[i])
         vh = vw * h / w
         angle = roll + dangle[i] + 0.004 * shake[i, 2]
-        hw, hh = vw / 2, vh / 2
-        local = np.array(
-            [
-                [-hw * (1 - tilt), -hh],
-                [hw * (1 - tilt), -hh],
-                [hw * (1 + tilt), hh],
-                [-hw * (1 + tilt), hh],
-            ]
-        )
-        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-        quads.append((local @ rot.T + [cx, cy]).astype(np.float32))
+        quads.append(_tilted_view(cx, cy, vw / 2, vh / 2, tilt, angle))
     return quads
 
 
