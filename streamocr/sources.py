@@ -139,6 +139,13 @@ class PyAVSource(VideoSource):
             what = "not a file" if Path(spec).exists() else "not found"
             raise SourceError(f"video file {what}: {spec}")
         self._container, self._stream = self._open()
+        if live is None and self.is_network and self.spec.lower().startswith("http"):
+            # A recording served over HTTP (a finished HLS playlist, an MP4) has a length:
+            # it ends like a file, with every frame and without reconnecting. A live HLS or
+            # MJPEG stream has none.
+            if self._container.duration:
+                self.live = False
+                self.reconnect_attempts = 0
         self.info = self._make_info()
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
