@@ -23,8 +23,13 @@ MIN_HEIGHT_FRAC = 0.18
 
 
 def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
-    """The grid of `image`, warped to a square, as an ink-preserving gray image."""
-    return warp_grid(ink_gray(image), detection)
+    """The grid of `image`, warped to a square, as an ink-preserving gray image.
+
+    Parts of the grid beyond the photo's edge are filled with the paper's level.
+    """
+    gray = ink_gray(image)
+    paper = float(np.percentile(gray[::4, ::4], 90))
+    return warp_grid(gray, detection, fill=paper)
 
 
 def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .cells import cell_inputs
 from .dataset import LabelledPhoto
 from .errors import StreamOCRError
 from .photos import load_image
@@ -128,7 +127,7 @@ def evaluate(
         score = _score(photo, result, report.confusion)
         report.scores.append(score)
         if debug_dir is not None and not score.fully_right:
-            write_debug(debug_dir, photo, image, result, score)
+            write_debug(debug_dir, photo, image, result, score, reader)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -144,7 +143,12 @@ def _score(photo: LabelledPhoto, result: PuzzleResult, confusion: np.ndarray) ->
 
 
 def write_debug(
-    out: Path, photo: LabelledPhoto, image: np.ndarray, result: PuzzleResult, score: ImageScore
+    out: Path,
+    photo: LabelledPhoto,
+    image: np.ndarray,
+    result: PuzzleResult,
+    score: ImageScore,
+    reader: SudokuReader,
 ) -> None:
     """Write the outline on the photo, the warped grid and the misread cells' inputs."""
     from .grid import warp_grid
@@ -176,7 +180,8 @@ def write_debug(
         )
     cv2.imwrite(str(out / f"{stem}_warped.png"), warped)
     if score.wrong_cells:
-        inputs, _ = cell_inputs(image, result.detection)
+        # The detection is already turned upright: its first rotation is what was read.
+        inputs = reader.extract_at(image, result.detection).inputs
         crops = [inputs[i, 0] for i, _, _ in score.wrong_cells]
         strip = np.hstack([np.pad(c, 2, constant_values=0.5) for c in crops])
         strip = cv2.resize(strip, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)

@@ -22,12 +22,17 @@ class GridFinderSettings:
         min_area_frac: smallest grid outline, as a fraction of the working image.
         min_score: smallest structure score accepted as a Sudoku grid (0..1).
         warp_cell_px: pixels per cell in the warped grid handed to cell extraction.
+        straighten: fit the warped grid's own inner lines and resample it so a curved or
+            folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
+            on the validation pages it reads as many grids right as one homography (it
+            mends folded pages and misplaces lines on a few others).
     """
 
     work_max_side: int = 800
     min_area_frac: float = 0.02
     min_score: float = 0.12
     warp_cell_px: int = 40
+    straighten: bool = False
 
     def __post_init__(self) -> None:
         if self.work_max_side < 160:
@@ -56,15 +61,23 @@ def homography_for(corners: np.ndarray, size: int) -> np.ndarray:
     return cv2.getPerspectiveTransform(square, np.asarray(corners, dtype=np.float32))
 
 
-def warp_grid(image: np.ndarray, detection: GridDetection) -> np.ndarray:
-    """Warp the grid of `image` to a square of `detection.warp_size` pixels."""
+def warp_grid(image: np.ndarray, detection: GridDetection, fill: float | None = None) -> np.ndarray:
+    """Warp the grid of `image` to a square of `detection.warp_size` pixels.
+
+    Args:
+        fill: the value of parts of the grid outside the photo (a grid cut by the photo's
+            edge). None repeats the edge pixels, which draws streaks: cell extraction
+            passes the paper's level instead, so no streak looks like ink or a grid line.
+    """
     size = detection.warp_size
+    border = cv2.BORDER_REPLICATE if fill is None else cv2.BORDER_CONSTANT
     return cv2.warpPerspective(
         image,
         detection.homography,
         (size, size),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+        borderMode=border,
+        borderValue=0 if fill is None else fill,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from .cells import cell_inputs_from_warped, warped_gray
 from .consistency import check_reading
 from .grid import GridFinder, GridFinderSettings, homography_for
+from .mesh import straighten
 from .recognize import DEFAULT_MODEL, DigitRecognizer
 from .types import GridDetection, PuzzleResult, Reading
 
@@ -99,7 +100,10 @@ class SudokuReader:
 
     def extract_at(self, image: np.ndarray, detection: GridDetection) -> CellBatch:
         """Cut the cells of a grid already located in `image`."""
-        inputs, has_ink = cell_inputs_from_warped(warped_gray(image, detection))
+        gray = warped_gray(image, detection)
+        if self.finder.settings.straighten:
+            gray = straighten(gray)
+        inputs, has_ink = cell_inputs_from_warped(gray)
         if not self.try_rotations:
             return CellBatch(detection, inputs, has_ink, 1)
         # Turning the grid turns each cell in place and moves it: both are array rotations
