@@ -20,6 +20,7 @@ from .consistency import check_reading
 from .grid import GridFinder, GridFinderSettings, homography_for
 from .mesh import straighten
 from .recognize import DEFAULT_MODEL, DigitRecognizer
+from .solve import find_conflicts
 from .types import GridDetection, PuzzleResult, Reading
 
 
@@ -65,6 +66,24 @@ def orientation_score(probabilities: np.ndarray, has_ink: np.ndarray) -> float:
     if not has_ink.any():
         return 0.0
     return float(np.log(probabilities[has_ink, 1:].max(axis=1) + 1e-6).sum())
+
+
+def choose_orientation(probabilities: np.ndarray, has_ink: np.ndarray, rotations: int) -> int:
+    """The quarter turns under which the grid reads as an upright Sudoku.
+
+    Each rotation's reading is ranked first by how few rule conflicts its digits have (a
+    page read sideways puts its digits in random places: they clash), then by how sure the
+    model is of its digits (`orientation_score`).
+    """
+    if rotations == 1:
+        return 0
+    ranked = []
+    for k in range(rotations):
+        rows = slice(k * 81, (k + 1) * 81)
+        digits = np.where(has_ink[rows], probabilities[rows, 1:].argmax(axis=1) + 1, 0)
+        conflicts = len(find_conflicts(digits))
+        ranked.append((conflicts, -orientation_score(probabilities[rows], has_ink[rows]), k))
+    return min(ranked)[2]
 
 
 class SudokuReader:
@@ -117,13 +136,7 @@ class SudokuReader:
 
     def interpret(self, batch: CellBatch, probabilities: np.ndarray) -> PuzzleResult:
         """Build the result of one grid from its cells' probabilities (R * 81 rows)."""
-        scores = [
-            orientation_score(
-                probabilities[k * 81 : (k + 1) * 81], batch.has_ink[k * 81 : (k + 1) * 81]
-            )
-            for k in range(batch.rotations)
-        ]
-        k = int(np.argmax(scores))
+        k = choose_orientation(probabilities, batch.has_ink, batch.rotations)
         rows = slice(k * 81, (k + 1) * 81)
         reading = reading_from_probabilities(probabilities[rows], batch.has_ink[rows])
         checked = check_reading(reading)
