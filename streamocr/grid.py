@@ -225,7 +225,7 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         binary, h, (size + 1, size + 1), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
     probe = (probe > 0).astype(np.float32)
-    reach, margin = max(2, cell // 10), max(2, cell // 4)
+    reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(1, 9) * cell - reach
     scores = []
     for axis in (0, 1):
