@@ -125,6 +125,9 @@ class StabilizeSettings:
         fast_confirm_prob: a frame whose 81 cells are all read at least this surely, and
             whose reading has exactly one solution, confirms the whole reading at once
             (1 turns this off).
+        no_ink_empty_prob: how sure a frame in which a cell shows no ink is that the cell
+            is empty (below 1: a digit read clearly in some frames outweighs its absence
+            in as many others, where blur or glare hid it).
         settle_max_cells: when no more than this many cells stay undecided, the rules of
             Sudoku choose among their two leading readings (0 turns this off).
         settle_after_frames: recognised frames before the rules may settle cells.
@@ -153,6 +156,7 @@ class StabilizeSettings:
     reset_frames: int = 2
     contradict_prob: float = 0.9
     fast_confirm_prob: float = 0.7
+    no_ink_empty_prob: float = 0.8
     settle_max_cells: int = 4
     settle_after_frames: int = 4
     recognize_every: int = 1
@@ -184,6 +188,8 @@ class StabilizeSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.5 <= self.fast_confirm_prob <= 1:
             raise ValueError(f"fast_confirm_prob must be in [0.5, 1], got {self.fast_confirm_prob}")
+        if not 0.5 <= self.no_ink_empty_prob <= 1:
+            raise ValueError(f"no_ink_empty_prob must be in [0.5, 1], got {self.no_ink_empty_prob}")
         if not 0 <= self.settle_max_cells <= 8:
             raise ValueError(f"settle_max_cells must be in [0, 8], got {self.settle_max_cells}")
         if self.settle_after_frames < 1:

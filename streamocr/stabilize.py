@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
-from .reader import orientation_score, reading_from_probabilities, rotate_detection
+from .reader import orientation_score, rotate_detection
 from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
@@ -248,7 +248,11 @@ class Board:
         for row, k in enumerate(keys):
             rows = slice(row * 81, (row + 1) * 81)
             ink = observation.has_ink[rows]
-            probs = reading_from_probabilities(observation.probabilities[rows], ink).probabilities
+            probs = observation.probabilities[rows].astype(np.float32).copy()
+            # No ink found is weaker evidence than a digit read: blur, glare and a small,
+            # tilted grid hide strokes, while nothing makes a clear digit appear.
+            probs[~ink] = (1.0 - self.settings.no_ink_empty_prob) / 9
+            probs[~ink, 0] = self.settings.no_ink_empty_prob
             turned = visible
             if observation.rotations == 4:
                 turned = np.rot90(visible.reshape(9, 9), k).reshape(81)

@@ -457,10 +457,15 @@ def main(argv: list[str] | None = None) -> int:
         "--sample", action="store_true", help="the package's sample: 640x480, 8 s, small file"
     )
     parser.add_argument("--kind", choices=CLIP_KINDS, help="a clip kind for eval-video")
+    parser.add_argument(
+        "--page", default="image8", help="the v2_train validation page a photo clip shows"
+    )
     args = parser.parse_args(argv)
     if args.kind:
         w, h = (int(v) for v in args.size.lower().split("x"))
-        truth = build_kind_clip(args.out, args.kind, args.frames, (w, h), seed=args.seed)
+        truth = build_kind_clip(
+            args.out, args.kind, args.frames, (w, h), seed=args.seed, photo_page=args.page
+        )
     elif args.sample:
         truth = build_clip(args.out, frames=240, size=(640, 480), seed=7, noise=1.5, crf=30)
     else:

@@ -237,3 +237,16 @@ def test_a_digit_hidden_by_blur_does_not_vanish():
     for _ in range(60):
         results = stabilizer.update([_obs(_probs(hidden, 0.999))])
     assert _shown(results) == PUZZLE
+
+
+def test_a_digit_seen_in_half_the_frames_beats_its_absence():
+    # Cell 4 (a 7) shows no ink in every other frame (blur); in the rest it reads clearly.
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    for i in range(20):
+        ink = TRUTH != 0
+        if i % 2:
+            ink = ink.copy()
+            ink[4] = False
+        observation = GridObservation(0, DETECTION, _probs(TRUTH, 0.95), ink, 1)
+        results = stabilizer.update([observation])
+    assert _shown(results) == PUZZLE
