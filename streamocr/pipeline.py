@@ -438,6 +438,9 @@ class VideoPipeline:
             StreamOCRError: the first error of any stage (source, model, sink), after the
                 other stages were stopped and the sinks closed.
         """
+        # Load the compiled kernels and the model session before the first frame arrives,
+        # so a live source does not drop the frames that queue up meanwhile.
+        self.reader.warm_up()
         start = time.monotonic()
         stages = [
             ("capture", self._capture),

@@ -110,6 +110,12 @@ class SudokuReader:
         self.recognizer = recognizer or DigitRecognizer(DEFAULT_MODEL)
         self.try_rotations = try_rotations
 
+    def warm_up(self) -> None:
+        """Run every stage once on a blank frame: JIT kernels, OpenCV and the model load."""
+        blank = np.full((240, 320, 3), 200, np.uint8)
+        self.finder.detect_all(blank)
+        self.recognizer.recognize(np.zeros((4 * 81, 1, 28, 28), np.float32))
+
     def extract(self, image: np.ndarray) -> CellBatch | None:
         """Find the grid in `image` and cut its cells; None when no grid is found."""
         detection = self.finder.detect(image)

@@ -153,6 +153,10 @@ class PyAVSource(VideoSource):
         options = {}
         if self.spec.lower().startswith(("rtsp://", "rtsps://")):
             options["rtsp_transport"] = "tcp"
+        if self.is_network:
+            # FFmpeg reads seconds of a stream to learn its format before the first frame;
+            # half a second is plenty for one video stream and starts a live view sooner.
+            options["analyzeduration"] = "500000"
         timeout = (self.open_timeout_s, self.read_timeout_s) if self.is_network else None
         try:
             container = av.open(self.spec, mode="r", options=options, timeout=timeout)
