@@ -155,7 +155,8 @@ def test_cells_of_several_frames_share_one_padded_model_call(clip, tmp_path):
     pipeline, _, _ = _run(source, SudokuReader(recognizer=recognizer), tmp_path, batch_frames=4)
     summary = pipeline.run()
     assert summary.frames_out == 48
-    assert summary.model_calls == len(recognizer.shapes) <= summary.frames_out // 2
+    # One call warms the model up before the first frame; the frames share the rest.
+    assert summary.model_calls == len(recognizer.shapes) - 1 <= summary.frames_out // 2
     grids = {shape[0] // 81 for shape in recognizer.shapes}
     assert all(shape[0] % 81 == 0 for shape in recognizer.shapes)
     assert grids <= {1, 2, 4, 8, 16}  # powers of two only: few shapes for the session
