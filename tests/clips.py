@@ -17,7 +17,7 @@ written as JSON beside the MP4: the format `streamocr eval-video --truth` reads.
 Also builds the built-in sample clip of the package::
 
     .venv/bin/python tests/clips.py streamocr/samples/sudoku_sample.mp4 --sample
-    .venv/bin/python tests/clips.py /tmp/printed.mp4 --kind printed --frames 300
+    .venv/bin/python tests/clips.py out/printed.mp4 --kind printed --frames 300
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ from ..grid import GridFinder, homography_for, warp_grid
 from ..preprocess import ink_gray
 from ..types import GridDetection
 
-DATA_ROOT = Path(os.environ.get("STREAMOCR_DATA", "/work/shared/data/sudoku_photos"))
+# The labelled photos live beside the checkout, in shared/data (override: STREAMOCR_DATA).
+_BESIDE_REPO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sudoku_photos"
+DATA_ROOT = Path(os.environ.get("STREAMOCR_DATA", str(_BESIDE_REPO)))
 CELL_PX = 40  # pixels per cell of the warped grid, as GridFinderSettings.warp_cell_px
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from ..recognize import DEFAULT_MODEL
 
-CACHE = Path("/tmp/streamocr_train_cache")
+CACHE = Path(tempfile.gettempdir()) / "streamocr_train_cache"
 DATA_VERSION = 2  # bump when render.py or realcells.py change what they make
 
 
