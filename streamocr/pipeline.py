@@ -566,7 +566,7 @@ class VideoPipeline:
                 t.detection,
                 t.established,
                 t.visible,
-                self.reader.extract_at(image, t.detection) if read else None,
+                self.reader.extract_at(image, t.cut) if read else None,
             )
             for t in tracked
         ]

@@ -44,6 +44,9 @@ class TrackedGrid:
         detected: whether a detection matched the grid in this frame.
         established: whether enough detections agreed for the grid to be shown.
         visible: bool (81,), cells lying wholly inside the frame, in the track's order.
+        measured: this frame's own detection of the grid, in the track's order, when one
+            matched; None otherwise. `detection` is smoothed for a steady overlay and lags
+            a moving page a little; cells are cut more exactly along `measured`.
     """
 
     track_id: int
@@ -51,6 +54,12 @@ class TrackedGrid:
     detected: bool
     established: bool
     visible: np.ndarray = field(repr=False)
+    measured: GridDetection | None = field(default=None, repr=False)
+
+    @property
+    def cut(self) -> GridDetection:
+        """The outline to cut cells along: this frame's detection, else the tracked one."""
+        return self.measured if self.measured is not None else self.detection
 
 
 @dataclass
@@ -62,6 +71,7 @@ class _Track:
     detections: int = 1
     missed_frames: int = 0
     since_seed: int = 0
+    measured: np.ndarray | None = None  # this frame's matched detection, track order
 
 
 def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -196,6 +206,8 @@ class GridTracker:
         else:
             self._tracks = []
         matched: set[int] = set()
+        for track in self._tracks:
+            track.measured = None
         if detections is not None:
             matched = self._fuse(detections)
         survivors = []
@@ -234,6 +246,11 @@ class GridTracker:
                 detected=t.track_id in matched,
                 established=t.detections >= self.confirm_detections,
                 visible=visible_cells(t.corners, width, height),
+                measured=None
+                if t.measured is None
+                else GridDetection(
+                    t.measured, homography_for(t.measured, self.warp_size), self.warp_size, t.score
+                ),
             )
             for t in self._tracks
         ]
@@ -280,6 +297,7 @@ class GridTracker:
             # A large offset means the flow went astray: snap to the detection.
             gain = self.corner_gain if share < 0.03 else 1.0
             track.corners = (track.corners + gain * offset).astype(np.float32)
+            track.measured = rolled.astype(np.float32)
             track.score = detections[di].score
             track.detections += 1
         for di, det in enumerate(detections):
@@ -290,7 +308,8 @@ class GridTracker:
             self._tracks = [t for t in self._tracks if not _overlap(t.corners, det.corners)]
             if len(self._tracks) >= self.max_grids:
                 continue
-            self._tracks.append(_Track(self._next_id, det.corners.astype(np.float32), det.score))
+            corners = det.corners.astype(np.float32)
+            self._tracks.append(_Track(self._next_id, corners, det.score, measured=corners))
             matched.add(self._next_id)
             self._next_id += 1
         return matched

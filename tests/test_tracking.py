@@ -114,3 +114,17 @@ def test_visible_cells():
     corners = np.array([[-45, 0], [225, 0], [225, 270], [-45, 270]], np.float32)
     visible = visible_cells(corners, 480, 360).reshape(9, 9)
     assert not visible[:, :2].any() and visible[:, 2:].all()  # two columns cut off
+
+
+def test_cells_are_cut_along_this_frames_detection():
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    tracker.update(_frame(corners), [_detection(corners)])
+    # The finder places the corners 1.5 px off where the flow keeps them: the overlay only
+    # eases toward the detection (steady display), the cells are cut along it.
+    found = corners + np.float32([1.5, 0.0])
+    (grid,) = tracker.update(_frame(corners, 1), [_detection(found)])
+    assert np.abs(grid.detection.corners - found).max() > 0.5
+    assert np.allclose(grid.cut.corners, found)
+    (flow_only,) = tracker.update(_frame(corners, 2), None)
+    assert flow_only.measured is None and flow_only.cut is flow_only.detection
