@@ -125,6 +125,8 @@ class StabilizeSettings:
         fast_confirm_prob: a frame whose 81 cells are all read at least this surely, and
             whose reading has exactly one solution, confirms the whole reading at once
             (1 turns this off).
+        fast_confirm_unsure: how many cells of such a frame may be read less surely, if
+            they read as digits (a misread digit almost always breaks a rule).
         no_ink_empty_prob: how sure a frame in which a cell shows no ink is that the cell
             is empty (below 1: a digit read clearly in some frames outweighs its absence
             in as many others, where blur or glare hid it).
@@ -156,6 +158,7 @@ class StabilizeSettings:
     reset_frames: int = 2
     contradict_prob: float = 0.9
     fast_confirm_prob: float = 0.7
+    fast_confirm_unsure: int = 2
     no_ink_empty_prob: float = 0.8
     settle_max_cells: int = 4
     settle_after_frames: int = 4
@@ -188,6 +191,10 @@ class StabilizeSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.5 <= self.fast_confirm_prob <= 1:
             raise ValueError(f"fast_confirm_prob must be in [0.5, 1], got {self.fast_confirm_prob}")
+        if not 0 <= self.fast_confirm_unsure <= 9:
+            raise ValueError(
+                f"fast_confirm_unsure must be in [0, 9], got {self.fast_confirm_unsure}"
+            )
         if not 0.5 <= self.no_ink_empty_prob <= 1:
             raise ValueError(f"no_ink_empty_prob must be in [0.5, 1], got {self.no_ink_empty_prob}")
         if not 0 <= self.settle_max_cells <= 8:

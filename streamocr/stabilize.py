@@ -141,7 +141,10 @@ class CellEvidence:
         if self.decided.all() or s.fast_confirm_prob >= 1 or not visible.all():
             return
         digits = probabilities.argmax(axis=1)
-        if probabilities.max(axis=1).min() < s.fast_confirm_prob:
+        unsure = probabilities.max(axis=1) < s.fast_confirm_prob
+        # A few unsure cells may ride along when they read as digits: a misread digit
+        # almost always breaks a rule; an unsure "empty" could hide a given unnoticed.
+        if unsure.sum() > s.fast_confirm_unsure or np.any(digits[unsure] == 0):
             return
         leading = self.evidence.argmax(axis=1)
         undecided = ~self.decided

@@ -250,3 +250,19 @@ def test_a_digit_seen_in_half_the_frames_beats_its_absence():
         observation = GridObservation(0, DETECTION, _probs(TRUTH, 0.95), ink, 1)
         results = stabilizer.update([observation])
     assert _shown(results) == PUZZLE
+
+
+@pytest.mark.parametrize(
+    "unsure_class, confirmed_at_once",
+    [
+        (5, True),  # r1c1 read as its 5, unsurely: rides along with a uniquely solvable frame
+        (0, False),  # read as empty, unsurely: could hide a given, so the evidence decides
+    ],
+)
+def test_a_few_unsure_cells_may_ride_along(unsure_class, confirmed_at_once):
+    probs = _probs(TRUTH, 0.97)
+    probs[0] = 0.05
+    probs[0, unsure_class] = 0.5
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_unsure=2))
+    shown = _shown(stabilizer.update([_obs(probs)]))
+    assert (shown is not None) == confirmed_at_once
