@@ -127,6 +127,13 @@ def _view_quad(u: float, size: tuple[int, int], pan_px: float) -> np.ndarray:
     return _tilted_view(cx, cy, view_w / 2, view_h / 2, tilt, angle)
 
 
+def _fully_inside(corners: np.ndarray, w: int, h: int) -> bool:
+    """Whether all four grid corners lie inside the frame (with a 2-pixel margin)."""
+    inside = (corners[:, 0] >= 2) & (corners[:, 0] <= w - 3)
+    inside &= (corners[:, 1] >= 2) & (corners[:, 1] <= h - 3)
+    return bool(inside.all())
+
+
 def _tilted_view(
     cx: float, cy: float, hw: float, hh: float, tilt: float, angle: float
 ) -> np.ndarray:
@@ -183,9 +190,7 @@ def build_clip(
                 image = image.astype(np.uint8)
             corners = cv2.perspectiveTransform(grid_desk.reshape(-1, 1, 2), m).reshape(4, 2)
             corners_per_frame.append([[round(float(x), 2), round(float(y), 2)] for x, y in corners])
-            inside = (corners[:, 0] >= 2) & (corners[:, 0] <= w - 3)
-            inside &= (corners[:, 1] >= 2) & (corners[:, 1] <= h - 3)
-            in_view.append(bool(inside.all()))
+            in_view.append(_fully_inside(corners, w, h))
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -355,9 +360,7 @@ def _write_clip(
                 corners_per_frame.append(
                     [[round(float(x), 2), round(float(y), 2)] for x, y in corners]
                 )
-                inside = (corners[:, 0] >= 2) & (corners[:, 0] <= w - 3)
-                inside &= (corners[:, 1] >= 2) & (corners[:, 1] <= h - 3)
-                in_view.append(bool(inside.all()))
+                in_view.append(_fully_inside(corners, w, h))
                 frame_digits.append(page.digits)
                 puzzles.append(puzzle)
                 if first_digits is None:
