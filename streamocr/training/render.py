@@ -376,11 +376,19 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
 
     # Camera: blur, resolution, noise, JPEG.
     canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.3, 2.2))
-    grid_px = rng.uniform(190, 760)
+    # Down to the small, far grids of a webcam; a grid tilted away from the camera is
+    # squeezed along one axis (foreshortening).
+    grid_px = rng.uniform(130, 760)
     f = grid_px / side
+    fx, fy = f, f
+    if rng.random() < 0.3:
+        if rng.random() < 0.5:
+            fx *= rng.uniform(0.6, 1.0)
+        else:
+            fy *= rng.uniform(0.6, 1.0)
     small = cv2.resize(
         canvas,
-        (max(8, round(n * f)), max(8, round(n * f))),
+        (max(8, round(n * fx)), max(8, round(n * fy))),
         interpolation=cv2.INTER_AREA if rng.random() < 0.7 else cv2.INTER_LINEAR,
     )
     small += rng.normal(0, rng.uniform(0, 7), size=small.shape).astype(np.float32)
@@ -390,18 +398,15 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
         small = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
     # The detector's corners: the true ones, off by up to 1.5% of the side.
-    true = (
-        np.array(
-            [
-                [margin, margin],
-                [margin + side, margin],
-                [margin + side, margin + side],
-                [margin, margin + side],
-            ],
-            np.float32,
-        )
-        * f
-    )
+    true = np.array(
+        [
+            [margin, margin],
+            [margin + side, margin],
+            [margin + side, margin + side],
+            [margin, margin + side],
+        ],
+        np.float32,
+    ) * np.float32([fx, fy])
     jitter = np.clip(rng.normal(0, 0.006, size=(4, 2)), -0.015, 0.015) * grid_px
     corners = (true + jitter).astype(np.float32)
     size_px = 9 * WARP_CELL
