@@ -168,7 +168,6 @@ def _blank_and_solve(
     order: np.ndarray,
     unsure_below: float = 0.9,
     most: int = 12,
-    extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, SolveResult] | None:
     """Read the doubtful cells from the rest of the grid.
 
@@ -179,8 +178,7 @@ def _blank_and_solve(
     whichever the model finds likelier (on a hand-filled page, the digit).
     """
     unsure = [int(i) for i in order if reading.confidence[i] < unsure_below and digits[i] != 0]
-    extra_cells = [] if extra is None else [int(i) for i in extra]
-    blank = list(dict.fromkeys([*extra_cells, *sorted(conflicts), *unsure]))[:most]
+    blank = list(dict.fromkeys([*sorted(conflicts), *unsure]))[:most]
     if not blank:
         return None
     puzzle = digits.copy()
