@@ -210,6 +210,8 @@ class GridTracker:
             track.measured = None
         if detections is not None:
             matched = self._fuse(detections)
+        if detections is not None:
+            self._settle_contests(matched)
         survivors = []
         for track in self._tracks:
             if track.track_id in matched:
@@ -303,9 +305,11 @@ class GridTracker:
         for di, det in enumerate(detections):
             if di in used:
                 continue
-            # A detection over a track but far from its corners: the page was swapped or the
-            # grid jumped; the old track (and what was read on it) ends.
-            self._tracks = [t for t in self._tracks if not _overlap(t.corners, det.corners)]
+            # A detection over a track but far from its corners is either the grid having
+            # jumped (a swapped page, a cut) or one misplaced outline (a dim frame whose
+            # noise mimics grid lines). It starts a contending track; which of the two
+            # lives is settled by the next searches (`_settle_contests`), and meanwhile
+            # the old track follows its grid by flow, so one stray outline costs nothing.
             if len(self._tracks) >= self.max_grids:
                 continue
             corners = det.corners.astype(np.float32)
@@ -313,6 +317,31 @@ class GridTracker:
             matched.add(self._next_id)
             self._next_id += 1
         return matched
+
+    def _settle_contests(self, matched: set[int]) -> None:
+        """Resolve tracks that overlap: a newcomer over an established track.
+
+        A newcomer matched again until established wins: the tracks it overlaps end (the
+        grid did jump). A newcomer over an established track that the search did not
+        confirm again was a stray outline: it ends.
+        """
+        established = [t for t in self._tracks if t.detections >= self.confirm_detections]
+        doomed: set[int] = set()
+        for track in self._tracks:
+            rivals = [
+                o.track_id
+                for o in established
+                if o.track_id < track.track_id and _overlap(o.corners, track.corners)
+            ]
+            if not rivals:
+                continue
+            if track.detections < self.confirm_detections:
+                if track.track_id not in matched:
+                    doomed.add(track.track_id)
+            elif track.track_id in matched:
+                doomed.update(rivals)
+        if doomed:
+            self._tracks = [t for t in self._tracks if t.track_id not in doomed]
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
