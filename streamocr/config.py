@@ -143,10 +143,15 @@ class StabilizeSettings:
         corner_gain: how far a matching detection pulls the tracked corners (0..1); low
             values keep the outline still on a still page.
         jump_share: a detection whose corners lie further than this share of the grid's
-            side from the tracked ones is a different grid (the old one is dropped).
+            side from the tracked ones is a different grid (it replaces the old one once a
+            second search confirms it).
         min_track_points: fewest optical-flow points that still carry a grid between
             detections.
         solve_cache: confirmed readings whose solution is kept (each is solved once).
+        recall_frames: a confirmed puzzle whose grid was lost is remembered this many frames;
+            a grid that comes back and reads the same is shown at once (0: never).
+        recall_min_cells: digits a returning grid's first frame must read clearly (at
+            `contradict_prob`) and all as remembered, none otherwise, to be recalled.
     """
 
     enabled: bool = True
@@ -171,6 +176,8 @@ class StabilizeSettings:
     jump_share: float = 0.2
     min_track_points: int = 12
     solve_cache: int = 64
+    recall_frames: int = 300
+    recall_min_cells: int = 12
 
     def __post_init__(self) -> None:
         if not 0 < self.decay <= 1:
@@ -216,6 +223,10 @@ class StabilizeSettings:
             raise ValueError(f"min_track_points must be >= 4, got {self.min_track_points}")
         if self.solve_cache < 1:
             raise ValueError(f"solve_cache must be >= 1, got {self.solve_cache}")
+        if self.recall_frames < 0:
+            raise ValueError(f"recall_frames must be >= 0, got {self.recall_frames}")
+        if not 8 <= self.recall_min_cells <= 81:
+            raise ValueError(f"recall_min_cells must be in [8, 81], got {self.recall_min_cells}")
 
 
 @dataclass(frozen=True)

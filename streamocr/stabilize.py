@@ -262,6 +262,34 @@ class Board:
             views[k] = (probs, ink, turned)
         return views
 
+    @classmethod
+    def recalled(
+        cls, settings: StabilizeSettings, rotations: int, orientation: int, digits: np.ndarray
+    ) -> Board:
+        """A board locked at `orientation` that shows `digits`, a puzzle read before."""
+        board = cls(settings, 1)
+        board.rotations_seen = rotations
+        board.locked = orientation
+        board.cells.shown[:] = digits
+        return board
+
+    def recognises(self, observation: GridObservation, digits: np.ndarray) -> int | None:
+        """The orientation in which `observation` reads as `digits`, a puzzle read before.
+
+        Every cell read clearly as a digit must be that digit, and at least
+        `recall_min_cells` must be; None when no orientation qualifies.
+        """
+        best, best_agree = None, 0
+        for k, (probs, _, turned) in self._views(observation).items():
+            read = probs.argmax(axis=1)
+            clear = turned & (read != 0) & (probs.max(axis=1) >= self.settings.contradict_prob)
+            agree = int(np.count_nonzero(read[clear] == digits[clear]))
+            if agree == int(clear.sum()) and agree >= max(
+                best_agree, self.settings.recall_min_cells
+            ):
+                best, best_agree = k, agree
+        return best
+
     def add(self, observation: GridObservation) -> bool:
         """Add one recognised frame; return False when it shows a different puzzle."""
         views = self._views(observation)
@@ -309,6 +337,9 @@ class Stabilizer:
         self._solved: OrderedDict[str, CheckedReading] = OrderedDict()
         self.resets = 0  # boards reset because a different puzzle was seen
         self.solves = 0  # confirmed readings solved (once each)
+        self.recalls = 0  # returning grids shown at once from a remembered reading
+        self._clock = 0  # frames seen
+        self._remembered: OrderedDict[bytes, tuple[np.ndarray, int]] = OrderedDict()
 
     def reset(self) -> None:
         """Forget every board."""
@@ -330,21 +361,30 @@ class Stabilizer:
 
         A board whose grid is absent from `observations` is dropped.
         """
+        self._clock += 1
         present = {o.track_id for o in observations}
         for track_id in list(self._boards):
             if track_id not in present:
-                del self._boards[track_id]
+                self._remember(self._boards.pop(track_id))
         results = []
         for observation in observations:
             board = self._boards.get(observation.track_id)
             if observation.probabilities is not None:
                 rotations = observation.rotations
-                if board is None or len(board.orientations) not in (1, rotations):
-                    board = Board(self.settings, rotations)
-                if not board.add(observation):
-                    self.resets += 1
-                    board = Board(self.settings, rotations)
-                    board.add(observation)
+                if board is None:
+                    board = self._recall(observation) or Board(self.settings, rotations)
+                # A board still deciding its orientation needs all four rotations; cells
+                # cut in one rotation only (that of a puzzle just replaced, in frames
+                # recognised in the same batch) are of no use to it.
+                if rotations == 4 or board.locked is not None:
+                    if not board.add(observation):
+                        self.resets += 1
+                        # The new puzzle's orientation is decided afresh, from the next
+                        # frames (cut in all four rotations), not from this one's cells cut
+                        # in the old puzzle's locked rotation.
+                        board = Board(self.settings, board.rotations_seen)
+                        if rotations == board.rotations_seen:
+                            board.add(observation)
                 self._boards[observation.track_id] = board
             if observation.established:
                 results.append(self._result(observation.detection, board))
@@ -356,6 +396,41 @@ class Stabilizer:
                     )
         results.sort(key=lambda r: r.detection.area, reverse=True)
         return results
+
+    def _remember(self, board: Board) -> None:
+        """Keep the confirmed reading of a board whose grid was lost, for `_recall`."""
+        s = self.settings
+        cells = board.cells
+        if s.recall_frames == 0 or board.locked is None or not cells.decided.all():
+            return
+        if not _uniquely_solvable(cells.shown):
+            return
+        digits = cells.shown.copy()
+        self._remembered[digits.tobytes()] = (digits, self._clock)
+        self._remembered.move_to_end(digits.tobytes())
+        while len(self._remembered) > 2 * s.max_grids:
+            self._remembered.popitem(last=False)
+
+    def _recall(self, observation: GridObservation) -> Board | None:
+        """A board for a new grid that reads as a puzzle lost a moment ago, or None.
+
+        A puzzle that leaves the view and comes back gets a new track; its first frame is
+        compared with the readings remembered, newest first. A match shows the remembered
+        reading at once; should later frames contradict it, the board is reset as usual.
+        """
+        if not self._remembered:
+            return None
+        probe = Board(self.settings, observation.rotations)
+        for key in reversed(list(self._remembered)):
+            digits, lost_at = self._remembered[key]
+            if self._clock - lost_at > self.settings.recall_frames:
+                del self._remembered[key]
+                continue
+            orientation = probe.recognises(observation, digits)
+            if orientation is not None:
+                self.recalls += 1
+                return Board.recalled(self.settings, observation.rotations, orientation, digits)
+        return None
 
     def _result(self, detection: GridDetection, board: Board | None) -> PuzzleResult:
         if board is None:

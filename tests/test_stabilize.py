@@ -145,14 +145,88 @@ def test_a_different_puzzle_resets_the_board():
 
 
 def test_overlay_gone_at_once_when_the_grid_is_lost_and_reacquired():
-    # Evidence alone (no solver vouching), so a fresh board visibly needs two frames.
-    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    # Evidence alone (no solver vouching, no memory), so a fresh board needs two frames.
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0, recall_frames=0))
     for _ in range(10):
         stabilizer.update([_obs(_probs(TRUTH))])
     assert stabilizer.update([]) == []  # the tracker lost the grid: nothing shown
     # It comes back as a new track: acquired afresh, within a few frames.
     shown = [_shown(stabilizer.update([_obs(_probs(TRUTH), track_id=1)])) for _ in range(4)]
     assert shown[0] is None and shown[-1] == PUZZLE
+
+
+def _lose_confirmed_puzzle(settings):
+    stabilizer = Stabilizer(settings)
+    for _ in range(10):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    assert stabilizer.update([]) == []
+    return stabilizer
+
+
+def test_a_returning_puzzle_is_recalled_at_once():
+    stabilizer = _lose_confirmed_puzzle(StabilizeSettings(fast_confirm_prob=1.0))
+    for _ in range(20):
+        assert stabilizer.update([]) == []
+    # Blurred as it comes back: only half of its givens are read clearly.
+    probs = _probs(TRUTH, 0.6)
+    clear = np.flatnonzero(TRUTH)[::2]
+    probs[clear] = _probs(TRUTH, 0.99)[clear]
+    shown = [_shown(stabilizer.update([_obs(probs, track_id=1)])) for _ in range(3)]
+    assert shown == [PUZZLE] * 3 and stabilizer.recalls == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "frames_away"),
+    [
+        ("another puzzle", 1),
+        ("one clear digit differs", 1),
+        ("too few clear digits", 1),
+        ("forgotten", 400),
+    ],
+)
+def test_a_returning_grid_is_not_recalled_without_proof(case, frames_away):
+    settings = StabilizeSettings(fast_confirm_prob=1.0, recall_frames=300)
+    stabilizer = _lose_confirmed_puzzle(settings)
+    for _ in range(frames_away):
+        stabilizer.update([])
+    probs = _probs(TRUTH, 0.99)
+    if case == "another puzzle":
+        probs = _probs(OTHER, 0.99)
+    elif case == "one clear digit differs":
+        probs = _probs(TRUTH, 0.99, misread=[int(np.flatnonzero(TRUTH)[0])])
+    elif case == "too few clear digits":
+        probs = _probs(TRUTH, 0.6)
+        clear = np.flatnonzero(TRUTH)[: settings.recall_min_cells - 1]
+        probs[clear] = _probs(TRUTH, 0.99)[clear]
+    first = _shown(stabilizer.update([_obs(probs, track_id=1)]))
+    assert first is None and stabilizer.recalls == 0
+
+
+def test_a_new_puzzle_under_a_locked_outline_decides_its_orientation_afresh():
+    # Puzzle A reads upright in rotation 1 and locks there; the pipeline then cuts only
+    # that rotation. Puzzle B replaces it on the same outline, upright in rotation 0.
+    vague = np.full((81, 10), 0.1, np.float32)
+    ink_a, ink_b = np.tile(TRUTH != 0, 4), np.tile(OTHER != 0, 4)
+    a4 = GridObservation(
+        0, DETECTION, np.concatenate([vague, _probs(TRUTH), vague, vague]), ink_a, 4
+    )
+    b4 = GridObservation(
+        0, DETECTION, np.concatenate([_probs(OTHER), vague, vague, vague]), ink_b, 4
+    )
+    b_cut_as_a = GridObservation(0, DETECTION, vague.copy(), np.ones(81, bool), 1)
+    b_cut_as_a.probabilities[np.arange(81), np.rot90(OTHER.reshape(9, 9), 1).reshape(81)] = 0.97
+    stabilizer = Stabilizer()
+    for _ in range(4):
+        stabilizer.update([a4])
+    assert stabilizer.locked_orientation(0) == 1
+    shown = [_shown(stabilizer.update([b_cut_as_a])) for _ in range(3)]
+    assert stabilizer.resets == 1 and shown == [None] * 3  # neither A nor B misturned
+    assert stabilizer.locked_orientation(0) is None  # cut in all four rotations again
+    for _ in range(3):
+        results = stabilizer.update([b4])
+    assert _shown(results) == "".join(map(str, OTHER))
+    assert stabilizer.locked_orientation(0) == 0
+    assert np.allclose(results[0].detection.corners, CORNERS)
 
 
 def test_cells_out_of_view_keep_their_evidence():
