@@ -349,10 +349,14 @@ class Stabilizer:
         """Quarter turns of a tracked grid's cells once its board has locked them.
 
         After this, observations of the grid may carry that one rotation (rotations=1,
-        `visible` turned to match) instead of all four.
+        `visible` turned to match) instead of all four. None while the board is unlocked,
+        or in doubt (a frame contradicted it: maybe a new puzzle, to be turned afresh).
         """
         board = self._boards.get(track_id)
         if board is None or board.locked is None or board.rotations_seen != 4:
+            return None
+        if board.contradicted_frames:
+            # Maybe a new puzzle, whose orientation is to be decided: all four rotations.
             return None
         return board.locked
 
