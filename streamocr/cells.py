@@ -53,12 +53,31 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     binary[strength < 0.15] = 0
     # Grid lines: long straight runs, far longer than any digit stroke. Removing them
     # before cells are cut keeps their remnants from looking like ink in a cell.
-    run = int(cell_px * 0.85)
-    horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
-    vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+    # Runs of most of a cell count as lines only where the grid's lines should be (near
+    # every cell_px of the warped grid): elsewhere such a run is as likely a blurred digit
+    # merged with the line below it, which must not lose a stripe down its middle. Away
+    # from there, only runs of more than a cell are lines (a misplaced outline's lines).
+    horizontal = _runs(binary, (1, int(cell_px * 0.85)))
+    vertical = _runs(binary, (int(cell_px * 0.85), 1))
+    off_lines = ~_near_lines(binary.shape[0], cell_px)
+    horizontal[off_lines, :] = 0
+    vertical[:, off_lines] = 0
+    horizontal |= _runs(binary, (1, int(cell_px * 1.5)))
+    vertical |= _runs(binary, (int(cell_px * 1.5), 1))
     lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
     binary[lines > 0] = 0
     return binary, strength
+
+
+def _runs(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The ink of `binary` lying in straight runs at least `shape` (rows, columns) long."""
+    return cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(shape, np.uint8))
+
+
+def _near_lines(size: int, cell_px: int, reach: float = 0.3) -> np.ndarray:
+    """bool (size,): positions within `reach` of a cell from a grid line (k * cell_px)."""
+    offset = np.arange(size) % cell_px
+    return np.minimum(offset, cell_px - offset) <= reach * cell_px
 
 
 def isolate_digit(

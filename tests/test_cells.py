@@ -1,10 +1,11 @@
 """Cell extraction: empty cells stay empty, digits are isolated and centred."""
 
+import cv2
 import numpy as np
 import pytest
 from builders import PUZZLE, synthetic_photo
 
-from streamocr.cells import MODEL_SIDE, cell_inputs, isolate_digit
+from streamocr.cells import MODEL_SIDE, cell_inputs, ink_map, isolate_digit
 from streamocr.grid import homography_for
 from streamocr.types import GridDetection
 
@@ -49,3 +50,34 @@ def test_isolate_digit_cases(draw, expect_ink):
     strength = binary.astype(np.float32) / 255
     _, has_ink = isolate_digit(binary, strength)
     assert has_ink is expect_ink
+
+
+def _warped_grid_with_blob(line_offset_px=0):
+    """A warped 9x9 grid (40 px cells) with one tall, blurred digit-like blob in cell r6c5,
+    sitting on the cell's bottom line, as a small digit in dim, blurred footage does."""
+    gray = np.full((360, 360), 200, np.uint8)
+    for k in range(10):
+        p = k * 40 + line_offset_px
+        width = 3 if k % 3 == 0 else 1
+        cv2.line(gray, (p, 0), (p, 359), 60, width)
+        cv2.line(gray, (0, p), (359, p), 60, width)
+    cv2.ellipse(gray, (180, 222), (9, 15), 0, 0, 360, 90, -1)
+    cv2.rectangle(gray, (171, 222), (189, 240), 90, -1)  # merges with the line below
+    return cv2.GaussianBlur(gray, (5, 5), 0)
+
+
+def test_a_blurred_digit_touching_a_line_keeps_its_middle():
+    binary, _ = ink_map(_warped_grid_with_blob(), 40)
+    cell = binary[200:240, 160:200]
+    assert cell[12:32, 17:24].all()  # no stripe cut down the digit's middle
+
+
+@pytest.mark.parametrize("offset", [0, 6, 15])
+def test_grid_lines_are_removed_even_off_their_expected_place(offset):
+    # An outline a little off (or a curved page) puts the lines away from multiples of the
+    # cell: lines running on over several cells still go.
+    binary, _ = ink_map(_warped_grid_with_blob(offset), 40)
+    rows = [k * 40 + offset for k in range(1, 9)]
+    for p in rows:
+        assert binary[p, 50:310].mean() < 0.1 * 255
+        assert binary[50:310, p].mean() < 0.15 * 255
