@@ -111,9 +111,47 @@ def _hull_quad(points: np.ndarray) -> list[np.ndarray]:
     return quads
 
 
-def _candidate_quads(binary: np.ndarray, min_area: float) -> list[np.ndarray]:
+def _sides_quad(points: np.ndarray) -> list[np.ndarray]:
+    """The quad along the four longest sides of a point set's hull (none or one)."""
+    hull = cv2.convexHull(points.reshape(-1, 1, 2).astype(np.float32))
+    polygon = cv2.approxPolyDP(hull, 0.01 * cv2.arcLength(hull, True), True).reshape(-1, 2)
+    quad = _longest_sides_quad(polygon)
+    return [] if quad is None else [quad]
+
+
+def _longest_sides_quad(polygon: np.ndarray) -> np.ndarray | None:
+    """The quad whose sides run along the four longest edges of a convex polygon.
+
+    A grid whose corner region is missing (a faint border, a corner cell lost to glare)
+    has a hull with that corner cut off; its four sides, extended, still meet at the
+    grid's true corners.
+    """
+    n = len(polygon)
+    if not 5 <= n <= 8:
+        return None
+    pts = polygon.astype(np.float64)
+    edges = np.roll(pts, -1, axis=0) - pts
+    keep = np.sort(np.argsort(-np.linalg.norm(edges, axis=1))[:4])
+    corners = []
+    for a, b in zip(keep, np.roll(keep, -1), strict=True):
+        # Intersect the line through edge a with the line through edge b.
+        m = np.column_stack([edges[a], -edges[b]])
+        if abs(np.linalg.det(m)) < 1e-6:
+            return None
+        t = np.linalg.solve(m, pts[b] - pts[a])[0]
+        corners.append(pts[a] + t * edges[a])
+    return order_corners(np.array(corners, np.float32))
+
+
+def _candidate_quads(binary: np.ndarray, min_area: float) -> list[tuple[np.ndarray, bool]]:
+    """Candidate outlines, each with whether it is extrapolated beyond the ink it fits.
+
+    Extrapolated outlines (the sides of a hull extended past a cut-off corner) find a grid
+    whose corner is faint; they lose ties against outlines fitted to ink.
+    """
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     quads: list[np.ndarray] = []
+    extrapolated: list[np.ndarray] = []
     cells: list[np.ndarray] = []
     min_cell = 0.5 * min_area / 81
     max_cell = binary.shape[0] * binary.shape[1] / 60
@@ -121,10 +159,15 @@ def _candidate_quads(binary: np.ndarray, min_area: float) -> list[np.ndarray]:
         area = cv2.contourArea(contour)
         if area >= min_area:
             quads.extend(_hull_quad(contour))
+            extrapolated.extend(_sides_quad(contour))
         elif min_cell <= area <= max_cell and _is_cell_like(contour, area):
             cells.append(contour)
-    quads.extend(_cell_cluster_quads(cells))
-    return [q for q in quads if _quad_shape_ok(q, min_area)]
+    fitted, extended = _cell_cluster_quads(cells)
+    quads.extend(fitted)
+    extrapolated.extend(extended)
+    return [(q, False) for q in quads if _quad_shape_ok(q, min_area)] + [
+        (q, True) for q in extrapolated if _quad_shape_ok(q, min_area)
+    ]
 
 
 def _is_cell_like(contour: np.ndarray, area: float) -> bool:
@@ -132,15 +175,18 @@ def _is_cell_like(contour: np.ndarray, area: float) -> bool:
     return 0.6 < w / h < 1.66 and area > 0.6 * w * h
 
 
-def _cell_cluster_quads(cells: list[np.ndarray]) -> list[np.ndarray]:
+def _cell_cluster_quads(cells: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Outlines of grids whose outer border is broken or cut off by the photo's edge.
 
     The holes of a grid's cells are small closed squares in a lattice. Neighbouring,
     similar-sized squares are grouped; the outline of a group is extended by whole cells
     where fewer than nine fit along a side, and each extension becomes a candidate.
+
+    Returns:
+        The outlines fitted to the groups, and those along their hulls' longest sides.
     """
     if len(cells) < 12:
-        return []
+        return [], []
     centers = np.array([c.reshape(-1, 2).mean(axis=0) for c in cells], np.float32)
     sides = np.sqrt([cv2.contourArea(c) for c in cells]).astype(np.float32)
     parent = list(range(len(cells)))
@@ -159,7 +205,7 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> list[np.ndarray]:
     groups: dict[int, list[int]] = {}
     for i in range(len(cells)):
         groups.setdefault(find(i), []).append(i)
-    quads = []
+    quads, extended = [], []
     for members in groups.values():
         if len(members) < 12:
             continue
@@ -174,7 +220,11 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> list[np.ndarray]:
         points = np.concatenate([cells[i].reshape(-1, 2) for i in members]).astype(np.float32)
         for quad in _hull_quad(points):
             quads.extend(_extend_to_nine(quad, pitch, gap))
-    return quads
+        # Cells lost at a corner (a faded border) cut the hull's corner off: its four
+        # longest sides still run along the grid's.
+        for quad in _sides_quad(points):
+            extended.extend(_extend_to_nine(quad, pitch, gap))
+    return quads, extended
 
 
 def _extend_to_nine(quad: np.ndarray, pitch: float, gap: float) -> list[np.ndarray]:
@@ -273,22 +323,24 @@ class GridFinder:
             cv2.morphologyEx(binarize(small, offset=15.0), cv2.MORPH_CLOSE, kernel),
             _close_along_lines(binary, max(5, max(small.shape) // 60)),
         ]
-        scored: list[tuple[float, np.ndarray, float]] = []
+        scored: list[tuple[float, np.ndarray, float, bool]] = []
         seen: set[bytes] = set()
         for rendering in renderings:
-            for quad in _candidate_quads(rendering, min_area):
+            for quad, extrapolated in _candidate_quads(rendering, min_area):
                 key = np.round(quad / 3).astype(np.int32).tobytes()
                 if key in seen:  # the renderings often agree: score each outline once
                     continue
                 seen.add(key)
                 score = structure_score(binary, quad)
                 if score >= self.settings.min_score:
-                    scored.append((score, quad, cv2.contourArea(quad)))
+                    scored.append((score, quad, cv2.contourArea(quad), extrapolated))
         # Prefer well structured outlines; among near-equal ones, the larger (the outer
-        # border rather than an inner box edge).
-        scored.sort(key=lambda t: (round(t[0] / 0.05), t[2]), reverse=True)
+        # border rather than an inner box edge). An extrapolated outline must score
+        # clearly better: on dim, noisy frames one shifted by a row of cells can score
+        # about as well as the grid's own.
+        scored.sort(key=lambda t: (round(t[0] / 0.05) - 2 * t[3], t[2]), reverse=True)
         chosen: list[tuple[float, np.ndarray]] = []
-        for score, quad, _ in scored:
+        for score, quad, _, _ in scored:
             if any(_overlaps(quad, other) for _, other in chosen):
                 continue
             chosen.append((score, quad))

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from builders import render_grid, synthetic_photo
+from builders import place_in_scene, render_grid, synthetic_photo
 
 from streamocr.grid import GridFinder, GridFinderSettings, order_corners, warp_grid
 
@@ -85,3 +85,24 @@ def test_flat_grid_fills_the_frame():
 def test_settings_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GridFinderSettings(**kwargs)
+
+
+@pytest.mark.parametrize("faded_cells", [2, 4])
+def test_grid_with_a_faded_corner_is_outlined_at_its_true_corner(faded_cells):
+    # The border fades along the first cells of the top row (a faint print, glare): the
+    # grid's outline is cut at that corner, but its four sides still meet where it is.
+    grid = render_grid(cell_px=40, seed=1)
+    grid[0:4, 0 : faded_cells * 40 - 2] = 250
+    grid[0:40, 0:3] = 250
+    m = 30
+    paper = cv2.copyMakeBorder(grid, m, m, m, m, cv2.BORDER_CONSTANT, value=(250, 250, 250))
+    paper_corners = np.array([[130, 40], [500, 50], [490, 440], [120, 430]], np.float32)
+    scene, _ = place_in_scene(paper, (640, 480), paper_corners, seed=1, noise=3.0)
+    side = paper.shape[0] - 1
+    square = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    to_scene = cv2.getPerspectiveTransform(square, paper_corners)
+    inner = np.float32([[m, m], [m + 360, m], [m + 360, m + 360], [m, m + 360]])
+    truth = cv2.perspectiveTransform(inner.reshape(-1, 1, 2), to_scene).reshape(4, 2)
+    detection = GridFinder().detect(scene)
+    assert detection is not None
+    assert np.abs(detection.corners - truth).max() < 4.0
