@@ -375,8 +375,10 @@ class Stabilizer:
             board = self._boards.get(observation.track_id)
             if observation.probabilities is not None:
                 rotations = observation.rotations
-                if board is None:
-                    board = self._recall(observation) or Board(self.settings, rotations)
+                if board is None or board.locked is None:
+                    # A grid being acquired may be a puzzle seen a moment ago: its first
+                    # frames may be too blurred (a page moving into view) to tell.
+                    board = self._recall(observation) or board or Board(self.settings, rotations)
                 # A board still deciding its orientation needs all four rotations; cells
                 # cut in one rotation only (that of a puzzle just replaced, in frames
                 # recognised in the same batch) are of no use to it.
@@ -416,11 +418,12 @@ class Stabilizer:
             self._remembered.popitem(last=False)
 
     def _recall(self, observation: GridObservation) -> Board | None:
-        """A board for a new grid that reads as a puzzle lost a moment ago, or None.
+        """A board for a grid being acquired that reads as a puzzle lost a moment ago.
 
-        A puzzle that leaves the view and comes back gets a new track; its first frame is
-        compared with the readings remembered, newest first. A match shows the remembered
-        reading at once; should later frames contradict it, the board is reset as usual.
+        A puzzle that leaves the view and comes back gets a new track; its frames, until
+        its board is confirmed, are compared with the readings remembered, newest first. A
+        match shows the remembered reading at once; should later frames contradict it, the
+        board is reset as usual. None when nothing matches.
         """
         if not self._remembered:
             return None

@@ -175,6 +175,14 @@ def test_a_returning_puzzle_is_recalled_at_once():
     assert shown == [PUZZLE] * 3 and stabilizer.recalls == 1
 
 
+def test_a_returning_puzzle_blurred_at_first_is_recalled_once_readable():
+    stabilizer = _lose_confirmed_puzzle(StabilizeSettings(fast_confirm_prob=1.0))
+    blurred = _probs(TRUTH, 0.5)  # moving into view: nothing read clearly
+    assert _shown(stabilizer.update([_obs(blurred, track_id=1)])) is None
+    assert _shown(stabilizer.update([_obs(_probs(TRUTH, 0.99), track_id=1)])) == PUZZLE
+    assert stabilizer.recalls == 1
+
+
 @pytest.mark.parametrize(
     ("case", "frames_away"),
     [
