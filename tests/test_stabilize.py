@@ -177,9 +177,15 @@ def test_a_returning_puzzle_is_recalled_at_once():
 
 def test_a_returning_puzzle_blurred_at_first_is_recalled_once_readable():
     stabilizer = _lose_confirmed_puzzle(StabilizeSettings(fast_confirm_prob=1.0))
+
+    def four_rotations(probs):  # a new track's cells come in all four rotations
+        vague = np.full((81, 10), 0.1, np.float32)
+        ink = np.tile(TRUTH != 0, 4)
+        return GridObservation(1, DETECTION, np.concatenate([probs, vague, vague, vague]), ink, 4)
+
     blurred = _probs(TRUTH, 0.5)  # moving into view: nothing read clearly
-    assert _shown(stabilizer.update([_obs(blurred, track_id=1)])) is None
-    assert _shown(stabilizer.update([_obs(_probs(TRUTH, 0.99), track_id=1)])) == PUZZLE
+    assert _shown(stabilizer.update([four_rotations(blurred)])) is None
+    assert _shown(stabilizer.update([four_rotations(_probs(TRUTH, 0.99))])) == PUZZLE
     assert stabilizer.recalls == 1
 
 
