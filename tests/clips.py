@@ -26,7 +26,8 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -150,6 +151,28 @@ def _tilted_view(
     return (local @ rot.T + [cx, cy]).astype(np.float32)
 
 
+@contextmanager
+def _h264_writer(
+    path: Path, fps: int, size: tuple[int, int], crf: int
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """An H.264 MP4 being written: yields `write(bgr_image)`; flushed and closed on exit."""
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=Fraction(fps))
+    stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+    stream.options = {"preset": "medium", "crf": str(crf)}
+
+    def write(image: np.ndarray) -> None:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+            container.mux(packet)
+
+    try:
+        yield write
+        for packet in stream.encode(None):
+            container.mux(packet)
+    finally:
+        container.close()
+
+
 def build_clip(
     path: Path | str,
     frames: int = 60,
@@ -176,11 +199,7 @@ def build_clip(
     rng = np.random.default_rng(seed + 1)
     image_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     corners_per_frame, in_view = [], []
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=Fraction(fps))
-    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-    stream.options = {"preset": "medium", "crf": str(crf)}
-    try:
+    with _h264_writer(path, fps, size, crf) as write:
         for i in range(frames):
             u = i / max(1, frames - 1)
             m = cv2.getPerspectiveTransform(_view_quad(u, size, pan_px=820.0), image_corners)
@@ -191,13 +210,7 @@ def build_clip(
             corners = cv2.perspectiveTransform(grid_desk.reshape(-1, 1, 2), m).reshape(4, 2)
             corners_per_frame.append([[round(float(x), 2), round(float(y), 2)] for x, y in corners])
             in_view.append(_fully_inside(corners, w, h))
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    finally:
-        container.close()
+            write(image)
     truth = ClipTruth(path, fps, size, digits, solution, corners_per_frame, in_view)
     path.with_suffix(".json").write_text(json.dumps(truth.to_json()))
     return truth
@@ -336,11 +349,7 @@ def _write_clip(
     frame_digits: list[str | None] = []
     puzzles: list[int | None] = []
     first_digits = first_solution = None
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=Fraction(fps))
-    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-    stream.options = {"preset": "medium", "crf": str(crf)}
-    try:
+    with _h264_writer(path, fps, size, crf) as write:
         for i, quad in enumerate(quads):
             puzzle, page = page_at(i)
             m = cv2.getPerspectiveTransform(quad, image_corners)
@@ -365,13 +374,7 @@ def _write_clip(
                 puzzles.append(puzzle)
                 if first_digits is None:
                     first_digits, first_solution = page.digits, page.solution
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    finally:
-        container.close()
+            write(image)
     truth = ClipTruth(
         path,
         fps,
