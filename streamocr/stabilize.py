@@ -159,22 +159,25 @@ class CellEvidence:
 
         A cell whose frames keep wavering between two readings (a blurred 1 or 7, say)
         may never build a clear lead. When at most `settle_max_cells` such cells remain
-        after `settle_after_frames` frames, the combinations of their two leading classes
-        are tried, most likely first; the first that makes a reading with exactly one
-        solution is confirmed. A combination already tried is not tried again.
+        after `settle_after_frames` frames, the combinations of their leading classes are
+        tried, most likely first; the first that makes a reading with exactly one solution
+        is confirmed. A lone undecided cell may take any of its four leading classes (a
+        faint given the model reads as one of several digits), two cells three each, more
+        cells two each. A combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
         if not 0 < undecided.size <= s.settle_max_cells or self.frames < s.settle_after_frames:
             return
-        top2 = np.argsort(-self.evidence[undecided], axis=1)[:, :2]
-        key = (tuple(undecided), tuple(top2.ravel()), tuple(self.shown))
+        width = {1: 4, 2: 3}.get(undecided.size, 2)
+        leading = np.argsort(-self.evidence[undecided], axis=1)[:, :width]
+        key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown))
         if key == self._settle_tried:
             return
         self._settle_tried = key
         combos = []
-        for choice in itertools.product((0, 1), repeat=undecided.size):
-            classes = top2[np.arange(undecided.size), choice]
+        for choice in itertools.product(range(width), repeat=undecided.size):
+            classes = leading[np.arange(undecided.size), choice]
             combos.append((-float(self.evidence[undecided, classes].sum()), classes))
         combos.sort(key=lambda c: c[0])
         base = self.shown.astype(np.int64)
