@@ -32,6 +32,7 @@ _FB_MAX_PX = 1.0  # forward-backward flow disagreement above which a point is dr
 _SEED_POINTS = 160  # feature points seeded inside a grid
 _RESEED_EVERY = 10  # frames between re-seeding a track's points
 _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
+_NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class _Track:
     missed_frames: int = 0
     since_seed: int = 0
     measured: np.ndarray | None = None  # this frame's matched detection, track order
+    doubted: np.ndarray | None = None  # offset of a far detection not yet confirmed
 
 
 def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -294,10 +296,20 @@ class GridTracker:
             if di in used or track.track_id in matched or share > self.jump_share:
                 continue
             used.add(di)
-            matched.add(track.track_id)
             offset = rolled - track.corners
-            # A large offset means the flow went astray: snap to the detection.
-            gain = self.corner_gain if share < 0.03 else 1.0
+            gain = self.corner_gain
+            if share >= _NEAR_SHARE:
+                # Far from where the flow put the grid: either the flow went astray or the
+                # search found an outline shifted by a cell or so (noise, a neighbouring
+                # box). A second search agreeing decides: snap to it; until then the flow
+                # is kept and this frame counts as not searched.
+                doubted, track.doubted = track.doubted, offset
+                side = max(quad_side(track.corners), 1.0)
+                if doubted is None or np.abs(offset - doubted).max() > _NEAR_SHARE * side:
+                    continue
+                gain = 1.0
+            track.doubted = None
+            matched.add(track.track_id)
             track.corners = (track.corners + gain * offset).astype(np.float32)
             track.measured = rolled.astype(np.float32)
             track.score = detections[di].score
