@@ -152,7 +152,7 @@ def _tilted_view(
 
 
 @contextmanager
-def _h264_writer(
+def h264_writer(
     path: Path, fps: int, size: tuple[int, int], crf: int
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """An H.264 MP4 being written: yields `write(bgr_image)`; flushed and closed on exit."""
@@ -199,7 +199,7 @@ def build_clip(
     rng = np.random.default_rng(seed + 1)
     image_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     corners_per_frame, in_view = [], []
-    with _h264_writer(path, fps, size, crf) as write:
+    with h264_writer(path, fps, size, crf) as write:
         for i in range(frames):
             u = i / max(1, frames - 1)
             m = cv2.getPerspectiveTransform(_view_quad(u, size, pan_px=820.0), image_corners)
@@ -349,7 +349,7 @@ def _write_clip(
     frame_digits: list[str | None] = []
     puzzles: list[int | None] = []
     first_digits = first_solution = None
-    with _h264_writer(path, fps, size, crf) as write:
+    with h264_writer(path, fps, size, crf) as write:
         for i, quad in enumerate(quads):
             puzzle, page = page_at(i)
             m = cv2.getPerspectiveTransform(quad, image_corners)

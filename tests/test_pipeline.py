@@ -13,9 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
-from clips import build_clip
+from builders import PUZZLE, render_grid
+from clips import build_clip, h264_writer
 from rtsp_server import free_port
 
 from streamocr.config import PipelineSettings
@@ -271,3 +273,47 @@ def test_run_reads_the_clip(tmp_path):
     in_view = [r for r, v in zip(records, clip.in_view, strict=True) if v]
     right = sum(r["digits"] == clip.digits for r in in_view)
     assert right >= 0.8 * len(in_view), f"{right}/{len(in_view)} in-view frames read right"
+
+
+@needs_model
+@pytest.mark.accuracy
+def test_two_puzzles_in_view_are_read_separately(tmp_path):
+    # Two different puzzles side by side, the left one larger: each gets its own board, the
+    # JSONL line lists both under "grids", and its top-level fields describe the larger.
+    other = PUZZLE[::-1]  # the puzzle turned half a turn: another valid puzzle
+    left = cv2.copyMakeBorder(
+        render_grid(PUZZLE, cell_px=30, seed=1),
+        12,
+        12,
+        12,
+        12,
+        cv2.BORDER_CONSTANT,
+        value=(250, 250, 250),
+    )
+    right = cv2.copyMakeBorder(
+        render_grid(other, cell_px=24, seed=2),
+        12,
+        12,
+        12,
+        12,
+        cv2.BORDER_CONSTANT,
+        value=(250, 250, 250),
+    )
+    scene = np.full((360, 640, 3), 120, np.uint8)
+    scene[35 : 35 + left.shape[0], 20 : 20 + left.shape[1]] = left
+    scene[70 : 70 + right.shape[0], 360 : 360 + right.shape[1]] = right
+    rng = np.random.default_rng(0)
+    path = tmp_path / "two.mp4"
+    with h264_writer(path, 30, (640, 360), 23) as write:
+        for _ in range(20):
+            write(np.clip(scene + rng.normal(0, 2, scene.shape), 0, 255).astype(np.uint8))
+    jsonl = tmp_path / "f.jsonl"
+    process = _cli(str(path), "--jsonl", str(jsonl), "--no-display")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    last = records[-1]
+    assert sorted(g["digits"] for g in last["grids"]) == sorted([PUZZLE, other])
+    assert last["digits"] == PUZZLE and last["corners"][0][0] < 100  # the larger, on the left
+    both = sum(len(r.get("grids") or []) == 2 for r in records)
+    assert both >= 15, f"both puzzles shown in only {both} of 20 frames"
