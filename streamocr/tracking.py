@@ -333,9 +333,10 @@ class GridTracker:
     def _settle_contests(self, matched: set[int]) -> None:
         """Resolve tracks that overlap: a newcomer over an established track.
 
-        A newcomer matched again until established wins: the tracks it overlaps end (the
-        grid did jump). A newcomer over an established track that the search did not
-        confirm again was a stray outline: it ends.
+        A newcomer matched again until established wins: the older tracks it overlaps end
+        (the grid did jump). A track not yet established, over an established one, that
+        the search did not confirm again ends: a stray outline, or a first outline of a
+        grid coming into view that a better one has replaced.
         """
         established = [t for t in self._tracks if t.detections >= self.confirm_detections]
         doomed: set[int] = set()
@@ -343,7 +344,7 @@ class GridTracker:
             rivals = [
                 o.track_id
                 for o in established
-                if o.track_id < track.track_id and _overlap(o.corners, track.corners)
+                if o is not track and _overlap(o.corners, track.corners)
             ]
             if not rivals:
                 continue
@@ -351,7 +352,7 @@ class GridTracker:
                 if track.track_id not in matched:
                     doomed.add(track.track_id)
             elif track.track_id in matched:
-                doomed.update(rivals)
+                doomed.update(r for r in rivals if r < track.track_id)
         if doomed:
             self._tracks = [t for t in self._tracks if t.track_id not in doomed]
 

@@ -177,3 +177,16 @@ def test_one_outline_shifted_by_a_cell_does_not_move_the_track():
     tracker.update(_frame(corners, 4), [_detection(shifted)])
     (grid,) = tracker.update(_frame(corners, 5), [_detection(shifted)])
     assert np.abs(grid.detection.corners - shifted).max() < 1.0  # confirmed: followed
+
+
+def test_a_first_outline_replaced_by_a_better_one_leaves_no_ghost():
+    # A grid coming into view is first outlined badly (part of it), then properly: once
+    # the proper outline is established, the first track ends instead of lingering.
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    partial = corners.copy()
+    partial[1:3, 0] -= 120  # the right half of the grid not yet found
+    tracker.update(_frame(corners), [_detection(partial)])
+    tracker.update(_frame(corners, 1), [_detection(corners)])
+    grids = tracker.update(_frame(corners, 2), [_detection(corners)])
+    assert len(grids) == 1 and grids[0].established
