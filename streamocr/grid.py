@@ -197,8 +197,11 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> tuple[list[np.ndarray], list
             i = parent[i]
         return i
 
+    # Neighbours by the cells' longer side: a grid seen at a slant has oblong cells, and a
+    # thick box line between two cells puts their centres further apart.
+    reach = np.array([max(cv2.boundingRect(c)[2:]) for c in cells], np.float32)
     dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
-    near = dist < 1.5 * np.maximum(sides[:, None], sides[None])
+    near = dist < 1.5 * np.maximum(reach[:, None], reach[None])
     similar = np.abs(np.log(sides[:, None] / sides[None])) < 0.25
     for i, j in zip(*np.nonzero(np.triu(near & similar, 1)), strict=True):
         parent[find(int(i))] = find(int(j))

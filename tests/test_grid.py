@@ -106,3 +106,22 @@ def test_grid_with_a_faded_corner_is_outlined_at_its_true_corner(faded_cells):
     detection = GridFinder().detect(scene)
     assert detection is not None
     assert np.abs(detection.corners - truth).max() < 4.0
+
+
+def test_cells_of_a_blurred_slanted_grid_form_one_lattice():
+    # Blurred and seen at a slant, the lines come out thick and the cells oblong (30 x 26
+    # px apart, holes of 22 x 18): the holes lie further apart than their size, and must
+    # still be grouped into one lattice.
+    from streamocr.grid import _cell_cluster_quads, _is_cell_like
+
+    binary = np.zeros((300, 340), np.uint8)
+    for k in range(10):
+        cv2.line(binary, (30 + 30 * k, 20), (30 + 30 * k, 20 + 234), 255, 8)
+        cv2.line(binary, (30, 20 + 26 * k), (300, 20 + 26 * k), 255, 8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    cells = [c for c in contours if 50 < cv2.contourArea(c) < 2000]
+    cells = [c for c in cells if _is_cell_like(c, cv2.contourArea(c))]
+    assert len(cells) == 81
+    fitted, _ = _cell_cluster_quads(cells)
+    truth = np.float32([[30, 20], [300, 20], [300, 254], [30, 254]])
+    assert any(np.abs(quad - truth).max() < 6 for quad in fitted)
