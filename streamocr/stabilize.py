@@ -163,13 +163,24 @@ class CellEvidence:
         tried, most likely first; the first that makes a reading with exactly one solution
         is confirmed. A lone undecided cell may take any of its four leading classes (a
         faint given the model reads as one of several digits), two cells three each, more
-        cells two each. A combination already tried is not tried again.
+        cells two each. Sooner, from the second frame, and for up to twice as many cells,
+        only the leading class of each is tried, when each leads with a digit (a page read
+        unsurely but rightly). A combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
-        if not 0 < undecided.size <= s.settle_max_cells or self.frames < s.settle_after_frames:
+        if undecided.size == 0 or self.frames < 2:
             return
-        width = {1: 4, 2: 3}.get(undecided.size, 2)
+        if undecided.size <= s.settle_max_cells and self.frames >= s.settle_after_frames:
+            width = {1: 4, 2: 3}.get(undecided.size, 2)
+        elif undecided.size <= 2 * s.settle_max_cells:
+            width = 1
+            # Never early where a cell wavers between ink and none: a given read as empty
+            # often leaves exactly one solution too.
+            if np.any(self.evidence[undecided].argmax(axis=1) == 0):
+                return
+        else:
+            return
         leading = np.argsort(-self.evidence[undecided], axis=1)[:, :width]
         key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown))
         if key == self._settle_tried:

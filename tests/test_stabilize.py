@@ -356,3 +356,35 @@ def test_a_few_unsure_cells_may_ride_along(unsure_class, confirmed_at_once):
     stabilizer = Stabilizer(StabilizeSettings(fast_confirm_unsure=2))
     shown = _shown(stabilizer.update([_obs(probs)]))
     assert (shown is not None) == confirmed_at_once
+
+
+def _unsure(cells, digits=TRUTH, sure=0.55):
+    """Probabilities with `cells` read rightly but unsurely (the runner-up a neighbour)."""
+    p = _probs(digits)
+    for cell in cells:
+        p[cell] = (1 - sure) / 9
+        p[cell, digits[cell]] = sure
+    return p
+
+
+def test_a_page_read_unsurely_but_rightly_is_confirmed_on_its_second_frame():
+    # Six givens read at 0.55 each frame: too many unsure cells for one frame to vouch,
+    # too little lead for the evidence to confirm soon; their leading digits do make a
+    # reading with exactly one solution.
+    unsure = [int(i) for i in np.flatnonzero(TRUTH)[:6]]
+    stabilizer = Stabilizer()
+    shown = [_shown(stabilizer.update([_obs(_unsure(unsure))])) for _ in range(3)]
+    assert shown == [None, PUZZLE, PUZZLE]
+
+
+def test_a_given_wavering_with_empty_is_not_settled_early():
+    # A given the frames read as empty as often as not: empty may leave one solution too,
+    # so it is left to the evidence (and to the full settling, later).
+    unsure = [int(i) for i in np.flatnonzero(TRUTH)[:6]]
+    p = _unsure(unsure)
+    p[unsure[0]] = 0.01
+    p[unsure[0], 0] = 0.5
+    p[unsure[0], TRUTH[unsure[0]]] = 0.42
+    stabilizer = Stabilizer()
+    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(3)]
+    assert shown == [None, None, None]
