@@ -129,7 +129,9 @@ class CellEvidence:
             if not ((self.shown != UNDECIDED).all() and _uniquely_solvable(self.shown)):
                 self.shown = before
 
-    def confirm_if_solvable(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
+    def confirm_if_solvable(
+        self, probabilities: np.ndarray, visible: np.ndarray, ink: np.ndarray
+    ) -> None:
         """Confirm every cell at once from one frame the solver vouches for.
 
         A frame in which all 81 cells are visible, each read with at least
@@ -141,7 +143,10 @@ class CellEvidence:
         if self.decided.all() or s.fast_confirm_prob >= 1 or not visible.all():
             return
         digits = probabilities.argmax(axis=1)
-        unsure = probabilities.max(axis=1) < s.fast_confirm_prob
+        # Ink the model calls empty must be called so clearly: it may be a faint given in
+        # a dim frame, without which the puzzle often still has exactly one solution.
+        top = probabilities.max(axis=1)
+        unsure = (top < s.fast_confirm_prob) | (ink & (digits == 0) & (top < s.contradict_prob))
         # A few unsure cells may ride along when they read as digits: a misread digit
         # almost always breaks a rule; an unsure "empty" could hide a given unnoticed.
         if unsure.sum() > s.fast_confirm_unsure or np.any(digits[unsure] == 0):
@@ -164,24 +169,28 @@ class CellEvidence:
         is confirmed. A lone undecided cell may take any of its four leading classes (a
         faint given the model reads as one of several digits), two cells three each, more
         cells two each. Sooner, from the second frame, and for up to twice as many cells,
-        only the leading class of each is tried, when each leads with a digit (a page read
-        unsurely but rightly). A combination already tried is not tried again.
+        only the leading class of each is tried (a page read unsurely but rightly). Cells
+        are settled only among digits: while a cell's evidence leads with empty, nothing
+        is settled. A combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
         if undecided.size == 0 or self.frames < 2:
             return
+        # Only digits are settled: whether a cell is empty the rules cannot tell, as a
+        # given read as empty often leaves exactly one solution, and so does an empty
+        # cell read as its solution's digit. A cell whose evidence leads with empty
+        # waits for the evidence; one that leads with a digit is settled among digits.
+        order = np.argsort(-self.evidence[undecided], axis=1)
+        if np.any(order[:, 0] == 0):
+            return
         if undecided.size <= s.settle_max_cells and self.frames >= s.settle_after_frames:
             width = {1: 4, 2: 3}.get(undecided.size, 2)
         elif undecided.size <= 2 * s.settle_max_cells:
             width = 1
-            # Never early where a cell wavers between ink and none: a given read as empty
-            # often leaves exactly one solution too.
-            if np.any(self.evidence[undecided].argmax(axis=1) == 0):
-                return
         else:
             return
-        leading = np.argsort(-self.evidence[undecided], axis=1)[:, :width]
+        leading = np.array([row[row != 0][:width] for row in order])
         key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown))
         if key == self._settle_tried:
             return
@@ -315,8 +324,9 @@ class Board:
         else:
             self.contradicted_frames = 0
         if self.locked is not None:
+            probs, ink, turned = views[self.orientation]
             self.cells.add(probs, turned)
-            self.cells.confirm_if_solvable(probs, turned)
+            self.cells.confirm_if_solvable(probs, turned, ink)
             self.cells.settle_by_solver()
             return True
         for k, (probs, ink, turned) in views.items():
@@ -325,8 +335,8 @@ class Board:
             ] + orientation_score(probs, ink & turned)
             self.orientations[k].add(probs, turned)
         best = self.orientation
-        probs, _, turned = views[best]
-        self.orientations[best].confirm_if_solvable(probs, turned)
+        probs, ink, turned = views[best]
+        self.orientations[best].confirm_if_solvable(probs, turned, ink)
         self.orientations[best].settle_by_solver()
         if self.orientations[best].decided.all() and self.orientations[best].frames >= 2:
             self.locked = best
