@@ -133,6 +133,10 @@ class StabilizeSettings:
         settle_max_cells: when no more than this many cells stay undecided, the rules of
             Sudoku choose among their two leading readings (0 turns this off).
         settle_after_frames: recognised frames before the rules may settle cells.
+        settle_empty_margin: where the rules would accept a cell both empty and as its
+            leading digit (a given read as empty, an empty cell read as its solution's
+            digit), they settle it as the digit only when its evidence leads empty's by
+            this much (nats), and never as empty.
         recognize_every: recognise the tracked grids' cells every N frames.
         max_grids: most puzzles tracked at once.
         track_confirm_detections: detections that must agree before a new grid is shown.
@@ -167,6 +171,7 @@ class StabilizeSettings:
     no_ink_empty_prob: float = 0.8
     settle_max_cells: int = 4
     settle_after_frames: int = 4
+    settle_empty_margin: float = 4.0
     recognize_every: int = 1
     max_grids: int = 4
     track_confirm_detections: int = 2
@@ -208,6 +213,8 @@ class StabilizeSettings:
             raise ValueError(f"settle_max_cells must be in [0, 8], got {self.settle_max_cells}")
         if self.settle_after_frames < 1:
             raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
+        if self.settle_empty_margin < 0:
+            raise ValueError(f"settle_empty_margin must be >= 0, got {self.settle_empty_margin}")
         if not 0.5 <= self.contradict_prob < 1:
             raise ValueError(f"contradict_prob must be in [0.5, 1), got {self.contradict_prob}")
         if not 1 <= self.max_grids <= 16:

@@ -76,6 +76,11 @@ class GridObservation:
             raise ValueError(f"visible must have shape (81,), got {self.visible.shape}")
 
 
+def _valid_unique(digits: np.ndarray) -> bool:
+    """Whether a reading keeps the rules and has exactly one solution."""
+    return not find_conflicts(digits) and _uniquely_solvable(digits)
+
+
 def _uniquely_solvable(digits: np.ndarray) -> bool:
     result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
     return result.status == "solved" and bool(result.unique)
@@ -169,28 +174,27 @@ class CellEvidence:
         is confirmed. A lone undecided cell may take any of its four leading classes (a
         faint given the model reads as one of several digits), two cells three each, more
         cells two each. Sooner, from the second frame, and for up to twice as many cells,
-        only the leading class of each is tried (a page read unsurely but rightly). Cells
-        are settled only among digits: while a cell's evidence leads with empty, nothing
-        is settled. A combination already tried is not tried again.
+        only the leading digit of each is tried (a page read unsurely but rightly).
+
+        Whether a cell is empty the rules often cannot tell: a given read as empty may
+        leave exactly one solution, and so does an empty cell read as its solution's
+        digit. A choice that would pass as well with a cell wavering with empty turned the
+        other way is not made (the evidence decides), unless it is a digit whose evidence
+        leads empty's by `settle_empty_margin`. A combination already tried is not tried
+        again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
         if undecided.size == 0 or self.frames < 2:
             return
-        # Only digits are settled: whether a cell is empty the rules cannot tell, as a
-        # given read as empty often leaves exactly one solution, and so does an empty
-        # cell read as its solution's digit. A cell whose evidence leads with empty
-        # waits for the evidence; one that leads with a digit is settled among digits.
         order = np.argsort(-self.evidence[undecided], axis=1)
-        if np.any(order[:, 0] == 0):
-            return
         if undecided.size <= s.settle_max_cells and self.frames >= s.settle_after_frames:
             width = {1: 4, 2: 3}.get(undecided.size, 2)
-        elif undecided.size <= 2 * s.settle_max_cells:
+        elif undecided.size <= 2 * s.settle_max_cells and not np.any(order[:, 0] == 0):
             width = 1
         else:
             return
-        leading = np.array([row[row != 0][:width] for row in order])
+        leading = order[:, :width]
         key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown))
         if key == self._settle_tried:
             return
@@ -204,12 +208,25 @@ class CellEvidence:
         for _, classes in combos:
             digits = base.copy()
             digits[undecided] = classes
-            if find_conflicts(digits):
+            if not _valid_unique(digits):
                 continue
-            result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
-            if result.status == "solved" and result.unique:
-                self.shown[undecided] = classes
-                return
+            # A cell wavering with empty (empty among its two leading classes), turned
+            # the other way: if the rules accept that too, they decide nothing, unless
+            # the evidence clearly favours the digit chosen.
+            for i, cell in enumerate(undecided):
+                if 0 not in order[i, :2]:
+                    continue
+                if classes[i] == 0:
+                    return  # its solution's digit would pass too
+                lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
+                if lead >= s.settle_empty_margin:
+                    continue
+                other = digits.copy()
+                other[cell] = 0
+                if _valid_unique(other):
+                    return
+            self.shown[undecided] = classes
+            return
 
     def contradictions(self, probabilities: np.ndarray, visible: np.ndarray) -> int:
         """Confirmed cells this frame clearly contradicts: new ink, or another digit.
@@ -409,6 +426,9 @@ class Stabilizer:
                 if rotations == 4 or board.locked is not None:
                     if not board.add(observation):
                         self.resets += 1
+                        # Kept for recall: the frames that reset it may have been cut
+                        # amiss (a grid half out of view), not a new puzzle.
+                        self._remember(board)
                         # The new puzzle's orientation is decided afresh, from the next
                         # frames (cut in all four rotations), not from this one's cells cut
                         # in the old puzzle's locked rotation.

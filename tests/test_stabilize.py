@@ -9,6 +9,7 @@ from builders import PUZZLE, SOLUTION
 from streamocr.config import StabilizeSettings, load_config
 from streamocr.errors import ConfigError
 from streamocr.grid import homography_for
+from streamocr.solve import solve
 from streamocr.stabilize import GridObservation, Stabilizer
 from streamocr.types import GridDetection
 
@@ -379,16 +380,50 @@ def test_a_page_read_unsurely_but_rightly_is_confirmed_on_its_second_frame():
     assert shown == [None, PUZZLE, PUZZLE]
 
 
-@pytest.mark.parametrize(("empty_prob", "expected"), [(0.5, None), (0.42, PUZZLE)])
-def test_a_given_wavering_with_empty_is_settled_only_while_its_digit_leads(empty_prob, expected):
-    # A given read as empty about as often as itself: empty may leave exactly one
-    # solution too, so the rules never settle a cell as empty. While empty leads, the
-    # evidence decides; while the digit leads, the rules may confirm it.
+@pytest.mark.parametrize(
+    ("empty_prob", "digit_prob", "expected"),
+    [
+        (0.5, 0.42, None),  # empty leads: the rules never settle a cell as empty
+        (0.42, 0.5, None),  # the digit leads, narrowly: the evidence decides
+        (0.04, 0.5, PUZZLE),  # the digit leads clearly: the rules may confirm it
+    ],
+)
+def test_a_given_wavering_with_empty_is_settled_only_when_its_digit_leads_clearly(
+    empty_prob, digit_prob, expected
+):
+    # The first given read as empty about as often as itself: without it the puzzle still
+    # has exactly one solution, so the rules cannot tell empty from the digit.
     unsure = [int(i) for i in np.flatnonzero(TRUTH)[:6]]
     p = _unsure(unsure)
-    p[unsure[0]] = 0.01
+    p[unsure[0]] = (1 - empty_prob - digit_prob) / 8
     p[unsure[0], 0] = empty_prob
-    p[unsure[0], TRUTH[unsure[0]]] = 0.92 - empty_prob
+    p[unsure[0], TRUTH[unsure[0]]] = digit_prob
+    without = TRUTH.copy()
+    without[unsure[0]] = 0
+    assert solve(without.astype(np.int8), check_unique=True).unique
     stabilizer = Stabilizer()
-    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(3)]
-    assert shown == [None, expected, expected]
+    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(4)]
+    assert shown[-1] == expected
+
+
+def _four_rotations(probs, track_id=0, digits=TRUTH):
+    """A grid's cells in all four rotations, upright in the first."""
+    vague = np.full((81, 10), 0.1, np.float32)
+    ink = np.tile(digits != 0, 4)
+    return GridObservation(
+        track_id, DETECTION, np.concatenate([probs, vague, vague, vague]), ink, 4
+    )
+
+
+def test_a_board_reset_by_frames_cut_amiss_is_recalled_when_they_agree_again():
+    # A grid half out of view is cut amiss for a few frames: they contradict the board,
+    # which is reset as for a new puzzle. When the frames agree again, the reading is
+    # recalled at once rather than acquired afresh.
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    for _ in range(6):
+        stabilizer.update([_four_rotations(_probs(TRUTH))])
+    for _ in range(2):
+        stabilizer.update([_four_rotations(_probs(OTHER), digits=OTHER)])
+    assert stabilizer.resets == 1
+    shown = _shown(stabilizer.update([_four_rotations(_probs(TRUTH))]))
+    assert shown == PUZZLE and stabilizer.recalls == 1
