@@ -33,6 +33,7 @@ from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
+_SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class CellEvidence:
         self.evidence = np.zeros((81, DIGIT_CLASSES), np.float64)
         self.shown = np.full(81, UNDECIDED, np.int8)
         self.frames = 0
+        self.digit_peak = np.zeros(81, np.float32)  # surest digit reading of each cell
         self._settle_tried: tuple | None = None
 
     @property
@@ -108,6 +110,9 @@ class CellEvidence:
     def add(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
         """Add one frame's probabilities (81, 10) of the `visible` cells and re-decide."""
         s = self.settings
+        self.digit_peak[visible] = np.maximum(
+            self.digit_peak[visible], probabilities[visible, 1:].max(axis=1)
+        )
         logp = np.log(np.clip(probabilities, np.exp(s.log_floor), 1.0))
         self.evidence[visible] = s.decay * self.evidence[visible] + logp[visible]
         self.frames += 1
@@ -180,8 +185,9 @@ class CellEvidence:
         leave exactly one solution, and so does an empty cell read as its solution's
         digit. A choice that would pass as well with a cell wavering with empty turned the
         other way is not made (the evidence decides), unless it is a digit whose evidence
-        leads empty's by `settle_empty_margin`. A combination already tried is not tried
-        again.
+        leads empty's by `settle_empty_margin`, or empty for a cell seen in twice
+        `settle_after_frames` frames and never read as a digit surely (p >= 0.7). A
+        combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
@@ -217,7 +223,12 @@ class CellEvidence:
                 if 0 not in order[i, :2]:
                     continue
                 if classes[i] == 0:
-                    return  # its solution's digit would pass too
+                    # Its solution's digit would pass too: empty only for a cell long
+                    # seen and never read as a digit surely (a mark, not a faint given).
+                    late = self.frames >= 2 * s.settle_after_frames
+                    if not late or self.digit_peak[cell] >= _SURE_DIGIT:
+                        return
+                    continue
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
                 if lead >= s.settle_empty_margin:
                     continue

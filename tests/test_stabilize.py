@@ -427,3 +427,27 @@ def test_a_board_reset_by_frames_cut_amiss_is_recalled_when_they_agree_again():
     assert stabilizer.resets == 1
     shown = _shown(stabilizer.update([_four_rotations(_probs(TRUTH))]))
     assert shown == PUZZLE and stabilizer.recalls == 1
+
+
+@pytest.mark.parametrize(("digit_once", "expected"), [(None, PUZZLE), (0.8, None)])
+def test_a_marked_empty_cell_is_settled_as_empty_late_unless_once_read_as_a_digit(
+    digit_once, expected
+):
+    # An empty cell with a mark the model reads as empty or as a 3, about half and half:
+    # after twice settle_after_frames frames the rules settle it as empty, unless some
+    # frame read a digit there surely (then it may be a faint given: the evidence decides).
+    cell = int(np.flatnonzero(TRUTH == 0)[0])
+    frames = []
+    for i in range(12):
+        p = _probs(TRUTH)
+        p[cell] = 0.01
+        p[cell, 0], p[cell, 3] = (0.5, 0.42) if i % 2 else (0.42, 0.5)
+        if digit_once is not None and i == 1:
+            p[cell] = 0.02
+            p[cell, 3] = digit_once
+        frames.append(p)
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = [_shown(stabilizer.update([_obs(p)])) for p in frames]
+    late = 2 * StabilizeSettings().settle_after_frames
+    assert shown[: late - 1] == [None] * (late - 1)
+    assert shown[-1] == expected
