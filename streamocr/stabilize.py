@@ -185,9 +185,9 @@ class CellEvidence:
         leave exactly one solution, and so does an empty cell read as its solution's
         digit. A choice that would pass as well with a cell wavering with empty turned the
         other way is not made (the evidence decides), unless it is a digit whose evidence
-        leads empty's by `settle_empty_margin`, or empty for a cell seen in twice
-        `settle_after_frames` frames and never read as a digit surely (p >= 0.7). A
-        combination already tried is not tried again.
+        leads empty's by `settle_empty_margin`, or empty for a cell with empty among its
+        two leading classes, seen in twice `settle_after_frames` frames and never read as
+        a digit surely (p >= 0.7). A combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
@@ -216,18 +216,19 @@ class CellEvidence:
             digits[undecided] = classes
             if not _valid_unique(digits):
                 continue
-            # A cell wavering with empty (empty among its two leading classes), turned
-            # the other way: if the rules accept that too, they decide nothing, unless
-            # the evidence clearly favours the digit chosen.
             for i, cell in enumerate(undecided):
-                if 0 not in order[i, :2]:
-                    continue
                 if classes[i] == 0:
-                    # Its solution's digit would pass too: empty only for a cell long
-                    # seen and never read as a digit surely (a mark, not a faint given).
+                    # Its solution's digit would pass too: empty only for a cell wavering
+                    # with empty, long seen and never read as a digit surely (a mark in
+                    # an empty cell, not a faint given).
                     late = self.frames >= 2 * s.settle_after_frames
-                    if not late or self.digit_peak[cell] >= _SURE_DIGIT:
+                    if 0 not in order[i, :2] or not late or self.digit_peak[cell] >= _SURE_DIGIT:
                         return
+                    continue
+                # A digit for a cell wavering with empty (empty among its two leading
+                # classes): if empty would pass too, the rules decide nothing unless the
+                # evidence clearly favours the digit.
+                if 0 not in order[i, :2]:
                     continue
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
                 if lead >= s.settle_empty_margin:

@@ -451,3 +451,18 @@ def test_a_marked_empty_cell_is_settled_as_empty_late_unless_once_read_as_a_digi
     late = 2 * StabilizeSettings().settle_after_frames
     assert shown[: late - 1] == [None] * (late - 1)
     assert shown[-1] == expected
+
+
+def test_a_given_read_as_two_wrong_digits_is_never_settled_as_empty():
+    # The first given (a 5) read as a 3 or a 7, both breaking its row, with empty far
+    # behind: the puzzle without it still has one solution, yet empty is not what the
+    # frames say, so the rules leave it to the evidence.
+    cell = int(np.flatnonzero(TRUTH)[0])
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    for i in range(16):
+        p = _probs(TRUTH)
+        p[cell] = 0.01
+        p[cell, 0] = 0.1
+        p[cell, 3], p[cell, 7] = (0.45, 0.4) if i % 2 else (0.4, 0.45)
+        shown = _shown(stabilizer.update([_obs(p)]))
+    assert shown is None
