@@ -89,6 +89,8 @@ class VideoScore:
         acquisition_frames: per appearance, frames until its reading was shown right (None:
             never, while it stayed in view).
         flicker: changes of a shown reading while the same puzzle stayed in view.
+        wrong_frames: frames showing a reading that is not the puzzle's (in or partly in
+            view), or any reading with no puzzle there: the overlay lying.
         corner_error_px: mean distance of the shown corners from the true ones.
         jitter_px: mean frame-to-frame change of that corner error (motion of the outline
             not explained by the page's own motion).
@@ -104,6 +106,7 @@ class VideoScore:
     flicker: int
     corner_error_px: float | None
     jitter_px: float | None
+    wrong_frames: int = 0
 
     @property
     def right_share(self) -> float | None:
@@ -133,6 +136,7 @@ class VideoScore:
             f"grid reported with none in view: {self.false_grid_frames} frames",
             f"acquisition delay (frames) per appearance: {acq or 'none'}",
             f"flicker (shown reading changed, same puzzle in view): {self.flicker}",
+            f"wrong reading shown: {self.wrong_frames} frames",
             f"corner error: {px(self.corner_error_px)}, jitter: {px(self.jitter_px)}",
         ]
 
@@ -152,7 +156,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
     """
     by_frame = {int(r["frame"]): r for r in records}
     width, height = truth.size
-    in_view = right = no_grid = false_grid = flicker = 0
+    in_view = right = no_grid = false_grid = flicker = wrong = 0
     acquisitions: list[int | None] = []
     errors: list[float] = []
     jitters: list[float] = []
@@ -166,6 +170,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         shown = record.get("digits")
         corners = _reported_corners(record)
         present = frame.corners is not None and visible_share(frame.corners, width, height) > 0
+        wrong += shown is not None and (not present or shown != frame.digits)
         if not present:
             no_grid += 1
             false_grid += corners is not None
@@ -210,4 +215,5 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         flicker=flicker,
         corner_error_px=float(np.mean(errors)) if errors else None,
         jitter_px=float(np.mean(jitters)) if jitters else None,
+        wrong_frames=wrong,
     )

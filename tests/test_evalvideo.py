@@ -59,6 +59,13 @@ def test_score_table(shown, right, acquisition, flicker):
     )
 
 
+def test_wrong_readings_shown_are_counted():
+    # A wrong reading in view; a right one over a grid partly in view; one where none is.
+    truth = _truth([True, True, False, None])
+    score = score_video(_records([PUZZLE, WRONG, PUZZLE, PUZZLE]), truth)
+    assert score.wrong_frames == 2  # WRONG in view, and PUZZLE where no puzzle is
+
+
 def test_false_grids_corner_error_and_jitter():
     truth = _truth([True, True, True, None, None])
     score = score_video(_records([PUZZLE, PUZZLE, PUZZLE, "-", PUZZLE], dx=[0, 1, 0, 0, 0]), truth)
@@ -88,7 +95,7 @@ def test_printed_clip_meets_the_targets(tmp_path):
     assert score.appearances == 2
     assert all(a is not None and a <= 10 for a in score.acquisition_frames)
     assert score.right_share >= 0.9  # acquisition frames count against it in a short clip
-    assert score.flicker == 0 and score.false_grid_frames == 0
+    assert score.flicker == 0 and score.false_grid_frames == 0 and score.wrong_frames == 0
     assert score.jitter_px < 1.0
 
 

@@ -1,0 +1,98 @@
+"""Score the video pipeline on a set of generated clips: the figures of the README's video table.
+
+Builds (once) 300-frame clips of each kind with the tests' clip builder for the given seeds
+and validation pages, runs the pipeline on each exactly as `streamocr eval-video` does, and
+prints one line per clip and a summary per kind (clear = printed and real pages)::
+
+    .venv/bin/python -m bench.clipset out/clips --seeds 71 72 73 74 \\
+        --pages image1008 image1011 image157
+
+Clips already in the folder are reused, so a set made once can be scored again after a
+change. A clip built for a seed is the same whenever it is built (up to the encoder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from clips import build_kind_clip  # noqa: E402
+
+from streamocr.config import load_config  # noqa: E402
+from streamocr.evalvideo import VideoScore, VideoTruth, score_video  # noqa: E402
+from streamocr.pipeline import RunOutputs, run_video  # noqa: E402
+from streamocr.reader import SudokuReader  # noqa: E402
+
+KINDS = ("printed", "dim", "switch")
+
+
+def _clip(folder: Path, name: str, kind: str, seed: int, page: str = "image8") -> Path:
+    path = folder / f"{name}.mp4"
+    if not (path.is_file() and path.with_suffix(".json").is_file()):
+        build_kind_clip(path, kind, frames=300, seed=seed, photo_page=page)
+    return path
+
+
+def score_clip(path: Path, reader: SudokuReader) -> VideoScore:
+    """Run the pipeline on a clip with the default configuration and score it."""
+    config = load_config(None)
+    records: list[dict] = []
+    run_video(str(path), reader, config.pipeline, RunOutputs(), config.stabilize, records)
+    truth = VideoTruth.from_json(json.loads(path.with_suffix(".json").read_text()))
+    return score_video(records, truth)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build and score the clip set; print a line per clip and a summary per kind."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[71])
+    parser.add_argument("--pages", nargs="*", default=[], help="v2_train validation pages")
+    parser.add_argument("--page-seed", type=int, default=100, help="first seed of page clips")
+    args = parser.parse_args(argv)
+    args.folder.mkdir(parents=True, exist_ok=True)
+    clips = [(f"{k}{s}", k, _clip(args.folder, f"{k}{s}", k, s)) for s in args.seeds for k in KINDS]
+    seed = args.seeds[0]
+    clips.append((f"empty{seed}", "empty", _clip(args.folder, f"empty{seed}", "empty", seed)))
+    for i, page in enumerate(args.pages):
+        name = f"photo_{page}"
+        clips.append((name, "photo", _clip(args.folder, name, "photo", args.page_seed + i, page)))
+    reader = SudokuReader()
+    by_kind: dict[str, list[tuple[str, VideoScore]]] = {}
+    for name, kind, path in clips:
+        score = score_clip(path, reader)
+        group = "clear" if kind in ("printed", "photo") else kind
+        by_kind.setdefault(group, []).append((name, score))
+        share = score.right_share
+        acq = ", ".join("never" if a is None else str(a) for a in score.acquisition_frames)
+        print(
+            f"{name}: right {score.right_frames}/{score.in_view_frames}"
+            f"{'' if share is None else f' ({100 * share:.1f}%)'}, acquisition {acq or '-'}, "
+            f"flicker {score.flicker}, wrong {score.wrong_frames}, "
+            f"false grid {score.false_grid_frames}",
+            flush=True,
+        )
+    print()
+    for group, scores in by_kind.items():
+        shares = sorted(s.right_share for _, s in scores if s.right_share is not None)
+        acqs = [a for _, s in scores for a in s.acquisition_frames]
+        worst = min(shares) if shares else None
+        print(
+            f"{group}: {len(scores)} clips; fully right: min "
+            f"{'-' if worst is None else f'{100 * worst:.1f}%'}, median "
+            f"{'-' if not shares else f'{100 * shares[len(shares) // 2]:.1f}%'}; "
+            f"acquisition max {max((a for a in acqs if a is not None), default='-')}"
+            f"{', never ' + str(acqs.count(None)) if None in acqs else ''}; "
+            f"flicker {sum(s.flicker for _, s in scores)}; "
+            f"wrong frames {sum(s.wrong_frames for _, s in scores)}; "
+            f"false-grid frames {sum(s.false_grid_frames for _, s in scores)}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
