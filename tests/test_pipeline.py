@@ -281,24 +281,12 @@ def test_two_puzzles_in_view_are_read_separately(tmp_path):
     # Two different puzzles side by side, the left one larger: each gets its own board, the
     # JSONL line lists both under "grids", and its top-level fields describe the larger.
     other = PUZZLE[::-1]  # the puzzle turned half a turn: another valid puzzle
-    left = cv2.copyMakeBorder(
-        render_grid(PUZZLE, cell_px=30, seed=1),
-        12,
-        12,
-        12,
-        12,
-        cv2.BORDER_CONSTANT,
-        value=(250, 250, 250),
-    )
-    right = cv2.copyMakeBorder(
-        render_grid(other, cell_px=24, seed=2),
-        12,
-        12,
-        12,
-        12,
-        cv2.BORDER_CONSTANT,
-        value=(250, 250, 250),
-    )
+
+    def on_paper(grid):
+        return cv2.copyMakeBorder(grid, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=(250,) * 3)
+
+    left = on_paper(render_grid(PUZZLE, cell_px=30, seed=1))
+    right = on_paper(render_grid(other, cell_px=24, seed=2))
     scene = np.full((360, 640, 3), 120, np.uint8)
     scene[35 : 35 + left.shape[0], 20 : 20 + left.shape[1]] = left
     scene[70 : 70 + right.shape[0], 360 : 360 + right.shape[1]] = right
