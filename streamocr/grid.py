@@ -93,8 +93,13 @@ def _quad_shape_ok(quad: np.ndarray, min_area: float) -> bool:
     return True
 
 
-def _hull_quad(points: np.ndarray) -> list[np.ndarray]:
-    """Quadrilaterals fitted to a point set: polygon approximation and extreme points."""
+def _hull_quads(points: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Quadrilaterals fitted to a point set's hull, and the one extrapolated along its sides.
+
+    Returns:
+        The quads fitted to the hull (polygon approximation, extreme points) and, when the
+        hull has a cut-off corner, the quad along its four longest sides (`_longest_sides_quad`).
+    """
     hull = cv2.convexHull(points.reshape(-1, 1, 2).astype(np.float32))
     quads = []
     perimeter = cv2.arcLength(hull, True)
@@ -108,15 +113,9 @@ def _hull_quad(points: np.ndarray) -> list[np.ndarray]:
     s, d = pts.sum(axis=1), pts[:, 0] - pts[:, 1]
     extreme = np.array([pts[np.argmin(s)], pts[np.argmax(d)], pts[np.argmax(s)], pts[np.argmin(d)]])
     quads.append(order_corners(extreme))
-    return quads
-
-
-def _sides_quad(points: np.ndarray) -> list[np.ndarray]:
-    """The quad along the four longest sides of a point set's hull (none or one)."""
-    hull = cv2.convexHull(points.reshape(-1, 1, 2).astype(np.float32))
-    polygon = cv2.approxPolyDP(hull, 0.01 * cv2.arcLength(hull, True), True).reshape(-1, 2)
-    quad = _longest_sides_quad(polygon)
-    return [] if quad is None else [quad]
+    polygon = cv2.approxPolyDP(hull, 0.01 * perimeter, True).reshape(-1, 2)
+    sides = _longest_sides_quad(polygon)
+    return quads, [] if sides is None else [sides]
 
 
 def _longest_sides_quad(polygon: np.ndarray) -> np.ndarray | None:
@@ -158,8 +157,9 @@ def _candidate_quads(binary: np.ndarray, min_area: float) -> list[tuple[np.ndarr
     for contour in contours:
         area = cv2.contourArea(contour)
         if area >= min_area:
-            quads.extend(_hull_quad(contour))
-            extrapolated.extend(_sides_quad(contour))
+            fitted, extended = _hull_quads(contour)
+            quads.extend(fitted)
+            extrapolated.extend(extended)
         elif min_cell <= area <= max_cell and _is_cell_like(contour, area):
             cells.append(contour)
     fitted, extended = _cell_cluster_quads(cells)
@@ -221,11 +221,12 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> tuple[list[np.ndarray], list
         pitch = float(np.median(d.min(axis=1)))
         gap = max(0.0, pitch - float(np.median(sides[members])))
         points = np.concatenate([cells[i].reshape(-1, 2) for i in members]).astype(np.float32)
-        for quad in _hull_quad(points):
-            quads.extend(_extend_to_nine(quad, pitch, gap))
         # Cells lost at a corner (a faded border) cut the hull's corner off: its four
-        # longest sides still run along the grid's.
-        for quad in _sides_quad(points):
+        # longest sides still run along the grid's (the extrapolated quads).
+        fitted, along_sides = _hull_quads(points)
+        for quad in fitted:
+            quads.extend(_extend_to_nine(quad, pitch, gap))
+        for quad in along_sides:
             extended.extend(_extend_to_nine(quad, pitch, gap))
     return quads, extended
 
