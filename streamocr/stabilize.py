@@ -77,6 +77,20 @@ class GridObservation:
             raise ValueError(f"visible must have shape (81,), got {self.visible.shape}")
 
 
+def _reads_as(readings: dict[int, tuple], digits: np.ndarray, min_cells: int) -> int | None:
+    """The orientation in which the clear readings are `digits`, a puzzle read before.
+
+    Every cell read clearly as a digit must be that digit, and at least `min_cells` must
+    be; None when no orientation qualifies (`Board.clear_readings` gives the readings).
+    """
+    best, best_agree = None, 0
+    for k, (read, clear) in readings.items():
+        agree = int(np.count_nonzero(read[clear] == digits[clear]))
+        if agree == int(clear.sum()) and agree >= max(best_agree, min_cells):
+            best, best_agree = k, agree
+    return best
+
+
 def _valid_unique(digits: np.ndarray) -> bool:
     """Whether a reading keeps the rules and has exactly one solution."""
     return not find_conflicts(digits) and _uniquely_solvable(digits)
@@ -325,22 +339,14 @@ class Board:
         board.cells.shown[:] = digits
         return board
 
-    def recognises(self, observation: GridObservation, digits: np.ndarray) -> int | None:
-        """The orientation in which `observation` reads as `digits`, a puzzle read before.
-
-        Every cell read clearly as a digit must be that digit, and at least
-        `recall_min_cells` must be; None when no orientation qualifies.
-        """
-        best, best_agree = None, 0
+    def clear_readings(self, observation: GridObservation) -> dict[int, tuple]:
+        """Per orientation, (read, clear): each cell's class and whether it is a clear digit."""
+        out = {}
         for k, (probs, _, turned) in self._views(observation).items():
             read = probs.argmax(axis=1)
             clear = turned & (read != 0) & (probs.max(axis=1) >= self.settings.contradict_prob)
-            agree = int(np.count_nonzero(read[clear] == digits[clear]))
-            if agree == int(clear.sum()) and agree >= max(
-                best_agree, self.settings.recall_min_cells
-            ):
-                best, best_agree = k, agree
-        return best
+            out[k] = (read, clear)
+        return out
 
     def add(self, observation: GridObservation) -> bool:
         """Add one recognised frame; return False when it shows a different puzzle."""
@@ -483,13 +489,13 @@ class Stabilizer:
         """
         if not self._remembered:
             return None
-        probe = Board(self.settings, observation.rotations)
+        readings = Board(self.settings, observation.rotations).clear_readings(observation)
         for key in reversed(list(self._remembered)):
             digits, lost_at = self._remembered[key]
             if self._clock - lost_at > self.settings.recall_frames:
                 del self._remembered[key]
                 continue
-            orientation = probe.recognises(observation, digits)
+            orientation = _reads_as(readings, digits, self.settings.recall_min_cells)
             if orientation is not None:
                 self.recalls += 1
                 return Board.recalled(self.settings, observation.rotations, orientation, digits)
