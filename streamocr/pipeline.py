@@ -395,7 +395,6 @@ class VideoPipeline:
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough(reader)
         self.result_filter = result_filter
-        self.detections_run = 0
         policy = self.settings.policy
         if policy == "auto":
             policy = "drop" if source.info.live else "wait"
@@ -547,7 +546,6 @@ class VideoPipeline:
         """The grids of one frame with their cells cut (where they are read this frame)."""
         image = frame.image
         if self.tracker is None:
-            self.detections_run += 1
             batch = self.reader.extract(image)
             return [] if batch is None else [_Grid(0, batch.detection, cells=batch)]
         settings = self.stabilize
@@ -557,7 +555,6 @@ class VideoPipeline:
         # so a grid is acquired at once; in between, optical flow follows it.
         if not self.tracker.tracking or self.tracker.acquiring or frame.index % every == 0:
             detections = self.reader.finder.detect_all(image, settings.max_grids)
-            self.detections_run += 1
         tracked = self.tracker.update(image, detections)
         read = frame.index % settings.recognize_every == 0
         return [
