@@ -14,17 +14,14 @@ change. A clip built for a seed is the same whenever it is built (up to the enco
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from clips import build_kind_clip  # noqa: E402
+from clips import build_kind_clip, score_clip  # noqa: E402
 
-from streamocr.config import load_config  # noqa: E402
-from streamocr.evalvideo import VideoScore, VideoTruth, score_video  # noqa: E402
-from streamocr.pipeline import RunOutputs, run_video  # noqa: E402
+from streamocr.evalvideo import VideoScore  # noqa: E402
 from streamocr.reader import SudokuReader  # noqa: E402
 
 KINDS = ("printed", "dim", "switch")
@@ -35,15 +32,6 @@ def _clip(folder: Path, name: str, kind: str, seed: int, page: str = "image8") -
     if not (path.is_file() and path.with_suffix(".json").is_file()):
         build_kind_clip(path, kind, frames=300, seed=seed, photo_page=page)
     return path
-
-
-def score_clip(path: Path, reader: SudokuReader) -> VideoScore:
-    """Run the pipeline on a clip with the default configuration and score it."""
-    config = load_config(None)
-    records: list[dict] = []
-    run_video(str(path), reader, config.pipeline, RunOutputs(), config.stabilize, records)
-    truth = VideoTruth.from_json(json.loads(path.with_suffix(".json").read_text()))
-    return score_video(records, truth)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -452,6 +452,29 @@ def build_kind_clip(
     return _write_clip(path, fps, size, quads, lambda i: (None, page), _sensor(2.0), seed)
 
 
+def score_clip(path: Path, reader=None):
+    """Run the pipeline on a clip as `streamocr eval-video` does (default configuration)
+    and score it against the truth JSON beside it.
+
+    Args:
+        reader: a `SudokuReader` to reuse across clips; None makes one.
+
+    Returns:
+        The `streamocr.evalvideo.VideoScore`.
+    """
+    from streamocr.config import load_config
+    from streamocr.evalvideo import VideoTruth, score_video
+    from streamocr.pipeline import RunOutputs, run_video
+    from streamocr.reader import SudokuReader
+
+    config = load_config(None)
+    records: list[dict] = []
+    reader = reader or SudokuReader()
+    run_video(str(path), reader, config.pipeline, RunOutputs(), config.stabilize, records)
+    truth = VideoTruth.from_json(json.loads(Path(path).with_suffix(".json").read_text()))
+    return score_video(records, truth)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build one clip from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

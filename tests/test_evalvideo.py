@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from builders import PUZZLE
-from clips import build_kind_clip
+from clips import build_kind_clip, score_clip
 
-from streamocr.config import load_config
 from streamocr.evalvideo import VideoTruth, score_video
-from streamocr.pipeline import RunOutputs, run_video
-from streamocr.reader import SudokuReader
 from streamocr.recognize import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,19 +75,11 @@ def test_bad_truth_is_rejected_with_a_message():
         VideoTruth.from_json({"size": [1, 1], "frames": [{"corners": [[0, 0]]}]})
 
 
-def _score_clip(path):
-    config = load_config(None)
-    records: list[dict] = []
-    run_video(str(path), SudokuReader(), config.pipeline, RunOutputs(), config.stabilize, records)
-    truth = VideoTruth.from_json(json.loads(path.with_suffix(".json").read_text()))
-    return score_video(records, truth)
-
-
 @needs_model
 @pytest.mark.accuracy
 def test_printed_clip_meets_the_targets(tmp_path):
     build_kind_clip(tmp_path / "printed.mp4", "printed", frames=150, seed=4)
-    score = _score_clip(tmp_path / "printed.mp4")
+    score = score_clip(tmp_path / "printed.mp4")
     assert score.appearances == 2
     assert all(a is not None and a <= 10 for a in score.acquisition_frames)
     assert score.right_share >= 0.9  # acquisition frames count against it in a short clip
@@ -103,11 +91,11 @@ def test_printed_clip_meets_the_targets(tmp_path):
 @pytest.mark.accuracy
 def test_switch_and_empty_clips(tmp_path):
     build_kind_clip(tmp_path / "switch.mp4", "switch", frames=80, seed=1)
-    score = _score_clip(tmp_path / "switch.mp4")
+    score = score_clip(tmp_path / "switch.mp4")
     assert score.appearances == 2 and score.flicker == 0
     assert all(a is not None and a <= 12 for a in score.acquisition_frames)
     build_kind_clip(tmp_path / "empty.mp4", "empty", frames=40, seed=2)
-    assert _score_clip(tmp_path / "empty.mp4").false_grid_frames == 0
+    assert score_clip(tmp_path / "empty.mp4").false_grid_frames == 0
 
 
 def test_missing_truth_file_gives_one_line(tmp_path):
