@@ -215,7 +215,10 @@ class CellEvidence:
         else:
             return
         leading = order[:, :width]
-        key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown))
+        # Empty becomes a choice only once the cell is long seen: a try refused for want of
+        # frames is tried again when they have come.
+        late = self.frames >= 2 * s.settle_after_frames
+        key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown), late)
         if key == self._settle_tried:
             return
         self._settle_tried = key
@@ -235,7 +238,6 @@ class CellEvidence:
                     # Its solution's digit would pass too: empty only for a cell wavering
                     # with empty, long seen and never read as a digit surely (a mark in
                     # an empty cell, not a faint given).
-                    late = self.frames >= 2 * s.settle_after_frames
                     if 0 not in order[i, :2] or not late or self.digit_peak[cell] >= _SURE_DIGIT:
                         return
                     continue

@@ -466,3 +466,18 @@ def test_a_given_read_as_two_wrong_digits_is_never_settled_as_empty():
         p[cell, 3], p[cell, 7] = (0.45, 0.4) if i % 2 else (0.4, 0.45)
         shown = _shown(stabilizer.update([_obs(p)]))
     assert shown is None
+
+
+def test_a_steady_mark_in_an_empty_cell_is_settled_as_soon_as_it_is_long_seen():
+    # A mark read the same way every frame (empty 0.75, a 3 0.2) never builds the
+    # confirm margin under decay. The rules refuse empty while the cell is new; the same
+    # choice is tried again, and taken, on the frame that makes it long seen.
+    cell = int(np.flatnonzero(TRUTH == 0)[0])
+    p = _probs(TRUTH)
+    p[cell] = 0.05 / 8
+    p[cell, 0], p[cell, 3] = 0.75, 0.2
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(12)]
+    late = 2 * StabilizeSettings().settle_after_frames
+    assert shown[: late - 1] == [None] * (late - 1)
+    assert shown[late - 1 :] == [PUZZLE] * (12 - late + 1)
