@@ -32,6 +32,7 @@ def evaluate(
         pages = found = right = 0
         lost, kept_noise, misread, missing = [], [], [], []
         cells_ok = cells_total = 0
+        tops, oks = [], []  # inked cells: top probability, read right
         for cuts in folder_cuts(folder, split, source, jitters=0):
             c = cuts[0]
             pages += 1
@@ -47,6 +48,8 @@ def evaluate(
             ok = pred == truth
             cells_ok += int(ok.sum())
             right += int(ok.all())
+            tops.append(probs.max(axis=1)[c.has_ink])
+            oks.append(ok[c.has_ink])
             for i in np.nonzero(~ok)[0]:
                 where = f"{c.page}[r{i // 9 + 1}c{i % 9 + 1}]"
                 if truth[i] > 0 and not c.has_ink[i]:
@@ -67,6 +70,7 @@ def evaluate(
             "noise": kept_noise,
             "misread": misread,
             "missing": missing,
+            "calibration": (np.concatenate(tops or [[]]), np.concatenate(oks or [[]])),
         }
         results[key] = res
         log(
@@ -86,6 +90,19 @@ def format_confusion(confusion: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def format_calibration(top: np.ndarray, ok: np.ndarray) -> str:
+    """How often inked cells read at each level of top probability are right, as text."""
+    lines = ["top probability   cells  mean p  share right"]
+    for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
+        sel = (top >= lo) & (top < hi)
+        if sel.any():
+            lines.append(
+                f"{lo:.1f}-{min(hi, 1.0):.1f}      {int(sel.sum()):8d}  {top[sel].mean():6.2f}"
+                f"  {ok[sel].mean():11.3f}"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -96,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     for key, res in results.items():
         print(f"\n== {key}: confusion (rows truth, columns read; 0 = empty)")
         print(format_confusion(res["confusion"]))
+        print("calibration (inked cells):")
+        print(format_calibration(*res["calibration"]))
         if res["missing"]:
             print("grid not found:", " ".join(res["missing"]))
         if args.failures:
