@@ -225,6 +225,47 @@ def _distractor(
         )
 
 
+def _shade(rng: np.random.Generator, canvas: np.ndarray, margin: int) -> None:
+    """Tint parts of the paper in place: shaded 3x3 boxes or a highlighter stroke.
+
+    Some newspapers shade every other box; readers mark a row with a highlighter. Either
+    may carry a fine texture (a print screen, hatching, the grain of the stroke).
+    """
+    kind = rng.random()
+    if kind < 0.6:
+        return
+    n = canvas.shape[0]
+    region = np.zeros((n, n), np.float32)
+    if kind < 0.8:  # every other box, or a few
+        boxes = [(r, c) for r in range(3) for c in range(3)]
+        chosen = [b for b in boxes if (b[0] + b[1]) % 2 == 1] if rng.random() < 0.6 else []
+        chosen = chosen or [b for b in boxes if rng.random() < 0.3] or [boxes[4]]
+        for r, c in chosen:
+            y, x = margin + r * 3 * H, margin + c * 3 * H
+            region[y : y + 3 * H, x : x + 3 * H] = 1.0
+    else:  # a highlighter stroke along part of a row or column
+        line, start = int(rng.integers(9)), int(rng.integers(0, 8))
+        length = int(rng.integers(1, 10 - start))
+        y0 = margin + line * H + rng.normal(0, 0.08) * H
+        y1 = y0 + H * rng.uniform(0.7, 1.1)
+        x0, x1 = margin + start * H, margin + (start + length) * H
+        cv2.rectangle(region, (int(x0), int(y0)), (int(x1), int(y1)), 1.0, -1)
+        region = cv2.GaussianBlur(region, (0, 0), rng.uniform(0.5, 3.0))
+        if rng.random() < 0.5:
+            region = region.T.copy()
+    if rng.random() < 0.6:
+        period = rng.uniform(3.0, 7.0)
+        yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+        angle = rng.uniform(0, np.pi)
+        wave = np.cos(2 * np.pi * (np.cos(angle) * xx + np.sin(angle) * yy) / period)
+        if rng.random() < 0.5:  # dots, not lines
+            wave = wave * np.cos(2 * np.pi * (np.cos(angle) * yy - np.sin(angle) * xx) / period)
+        tint = region * (1.0 - rng.uniform(0.08, 0.3) * (0.6 + 0.4 * wave))
+    else:
+        tint = region * (1.0 - rng.uniform(0.08, 0.3))
+    canvas *= 1.0 - region + tint
+
+
 def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.ndarray]:
     """One synthetic photographed grid, warped as the reader warps: (360, 360) uint8 gray
     and the 81 true classes (0 = empty)."""
@@ -253,6 +294,9 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
                 cv2.line(back, (p, 0), (p, n), 1.0, t)
         back = cv2.GaussianBlur(back, (0, 0), rng.uniform(1.0, 4.0))
         canvas -= back * paper * rng.uniform(0.04, 0.22)
+
+    # Shading under the print (a child generator: the draws below stay as they were).
+    _shade(rng.spawn(1)[0], canvas, margin)
 
     # Grid lines, thin within boxes and thick between them (or all alike).
     lines = np.zeros((n, n), np.float32)
