@@ -20,6 +20,8 @@ _DIGIT_BOX = 20  # the digit's longer side inside the model input
 # 2-pixel stroke a fifth of the cell high.
 MIN_INK_FRAC = 0.008
 MIN_HEIGHT_FRAC = 0.18
+INK_FLOOR = 0.15  # ink is at least this share of the grid's ink contrast darker than its paper
+SHADE_MARGIN = 0.1  # a cell this share of the ink contrast darker than the paper is shaded
 
 
 def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
@@ -43,14 +45,15 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     paper = cv2.GaussianBlur(paper, (k, k), 0).astype(np.float32)
     darkness = np.clip(paper - gray.astype(np.float32), 0, None)
     contrast = np.percentile(darkness, 99.5) + 1e-3
-    strength = np.clip(darkness / contrast, 0, 1)
     block = (cell_px | 1) + 2 * (cell_px // 4)
     binary = cv2.adaptiveThreshold(
         gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
     )
+    _level_shaded_cells(gray, cell_px, paper, contrast, darkness, binary)
+    strength = np.clip(darkness / contrast, 0, 1)
     # Faint, thin pen strokes are weak next to printed black: keep anything clearly darker
     # than the paper and let the model call specks and show-through empty.
-    binary[strength < 0.15] = 0
+    binary[strength < INK_FLOOR] = 0
     # Grid lines: long straight runs, far longer than any digit stroke. Removing them
     # before cells are cut keeps their remnants from looking like ink in a cell.
     # Runs of most of a cell count as lines only where the grid's lines should be (near
@@ -59,6 +62,14 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     # from there, only runs of more than a cell are lines (a misplaced outline's lines).
     horizontal = _runs(binary, (1, int(cell_px * 0.85)))
     vertical = _runs(binary, (int(cell_px * 0.85), 1))
+    # A faint, thin line breaks into dashes when thresholded, and its pieces would stay in
+    # the cells as strokes: runs are also measured with short gaps bridged, among thin
+    # ink only (a blurred digit is thick and must not be joined up with specks into one).
+    gap, thick = max(2, cell_px // 8), max(3, cell_px // 4)
+    thin_h = binary & ~_runs(binary, (thick, 1))
+    thin_v = binary & ~_runs(binary, (1, thick))
+    horizontal |= _runs(_bridged(thin_h, (1, gap)), (1, int(cell_px * 0.85)))
+    vertical |= _runs(_bridged(thin_v, (gap, 1)), (int(cell_px * 0.85), 1))
     off_lines = ~_near_lines(binary.shape[0], cell_px)
     horizontal[off_lines, :] = 0
     vertical[:, off_lines] = 0
@@ -67,6 +78,63 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
     binary[lines > 0] = 0
     return binary, strength
+
+
+def _level_shaded_cells(
+    gray: np.ndarray,
+    cell_px: int,
+    paper: np.ndarray,
+    contrast: float,
+    darkness: np.ndarray,
+    binary: np.ndarray,
+) -> None:
+    """Judge the ink of shaded cells against their own shading (`darkness`, `binary` in place).
+
+    A shaded cell (a tinted 3x3 box, a highlighter stroke) is paper too, yet the bright
+    envelope reaches into it from the white around it and makes all or part of it ink. A
+    cell whose own bright level lies clearly (by `SHADE_MARGIN` of the ink contrast) below
+    the envelope over a quarter of it or more is shaded: its paper is its own bright
+    level (the 90th percentile of its pixels), and its strokes are thresholded against
+    their neighbourhood with the paper levelled out. Shading is often a fine texture (a
+    screen, hatching, the grain under a highlighter) as dark as a faint pen stroke but far
+    thinner: a light blur first takes it out and leaves the strokes.
+    """
+    envelope = _per_cell(paper, cell_px, np.percentile, 75)
+    own_paper = _per_cell(gray, cell_px, np.percentile, 90)
+    shaded_cells = own_paper + SHADE_MARGIN * contrast < envelope
+    if not shaded_cells.any():
+        return
+    shaded = _cell_image(shaded_cells, gray.shape, cell_px, False)
+    soft = cv2.GaussianBlur(gray, (5, 5), 1.2)
+    soft_paper = _cell_image(_per_cell(soft, cell_px, np.percentile, 90), gray.shape, cell_px, 255)
+    soft_dark = np.clip(soft_paper - soft.astype(np.float32), 0, None)
+    darkness[shaded] = soft_dark[shaded]
+    flat = np.clip(255.0 - soft_dark, 0, 255).astype(np.uint8)
+    block = (cell_px | 1) + 2 * (cell_px // 4)
+    levelled = cv2.adaptiveThreshold(
+        flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
+    )
+    binary[shaded] = levelled[shaded]
+
+
+def _per_cell(image: np.ndarray, cell_px: int, stat, *args) -> np.ndarray:
+    """(9, 9): `stat(values, *args, axis=...)` over each cell's pixels."""
+    n = image.shape[0] // cell_px
+    cells = image[: n * cell_px, : n * cell_px].reshape(n, cell_px, n, cell_px)
+    return stat(cells.transpose(0, 2, 1, 3).reshape(n, n, -1), *args, axis=2)
+
+
+def _cell_image(values: np.ndarray, shape: tuple, cell_px: int, fill) -> np.ndarray:
+    """An image of `shape` holding each cell's value of `values` (9, 9); `fill` beyond."""
+    n = values.shape[0]
+    out = np.full(shape, fill, values.dtype)
+    out[: n * cell_px, : n * cell_px] = values.repeat(cell_px, axis=0).repeat(cell_px, axis=1)
+    return out
+
+
+def _bridged(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`binary` with gaps shorter than `shape` (rows, columns) along it closed."""
+    return cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones(shape, np.uint8))
 
 
 def _runs(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from builders import PUZZLE, synthetic_photo
 
-from streamocr.cells import MODEL_SIDE, cell_inputs, ink_map, isolate_digit
+from streamocr.cells import (
+    MODEL_SIDE,
+    cell_inputs,
+    cell_inputs_from_warped,
+    ink_map,
+    isolate_digit,
+)
 from streamocr.grid import homography_for
 from streamocr.types import GridDetection
 
@@ -81,3 +87,46 @@ def test_grid_lines_are_removed_even_off_their_expected_place(offset):
     for p in rows:
         assert binary[p, 50:310].mean() < 0.1 * 255
         assert binary[50:310, p].mean() < 0.15 * 255
+
+
+def _warped_grid(dash=0, gap=0):
+    """A warped 9x9 grid of 40 px cells, paper 200; lines dashed when `dash` is given."""
+    gray = np.full((360, 360), 200, np.uint8)
+    for k in range(10):
+        p, width = k * 40, (3 if k % 3 == 0 else 1)
+        if not dash:
+            cv2.line(gray, (p, 0), (p, 359), 60, width)
+            cv2.line(gray, (0, p), (359, p), 60, width)
+            continue
+        for q in range(0, 360, dash + gap):
+            cv2.line(gray, (p, q), (p, q + dash - 1), 120, width)
+            cv2.line(gray, (q, p), (q + dash - 1, p), 120, width)
+    return gray
+
+
+@pytest.mark.parametrize("tint", [30, 70])
+@pytest.mark.parametrize("region", ["box", "stroke"])
+def test_shading_is_paper_and_the_digit_in_it_is_ink(region, tint):
+    # A tinted 3x3 box, or a highlighter stroke along a row, with a fine hatching, and a
+    # faint pen "1" in cell r5c5 (index 40): the shading is not ink, the stroke is.
+    gray = _warped_grid().astype(np.int16)
+    shaded = gray[121:239, 121:239] if region == "box" else gray[161:199, 121:239]
+    hatch = np.add.outer(np.arange(shaded.shape[0]), np.arange(shaded.shape[1])) % 4 < 2
+    shaded -= tint + 22 * hatch.astype(np.int16)
+    gray = np.clip(gray, 0, 255).astype(np.uint8)
+    cv2.line(gray, (180, 168), (182, 192), 75, 3)
+    gray = cv2.GaussianBlur(gray, (3, 3), 0)
+    _, has_ink = cell_inputs_from_warped(gray)
+    assert has_ink[40]
+    assert not has_ink[np.arange(81) != 40].any()
+
+
+@pytest.mark.parametrize(("dash", "gap"), [(10, 3), (16, 3), (20, 4)])
+@pytest.mark.parametrize("offset", [0, 5, 9])
+def test_a_faint_dashed_grid_line_leaves_no_strokes_in_the_cells(dash, gap, offset):
+    # A thin, faint line breaks into dashes when thresholded; its pieces must not be
+    # left in the cells as strokes (an L at a cell's corner reads as a digit), also when
+    # the lines lie a little off their expected place.
+    gray = np.roll(_warped_grid(dash, gap), offset, axis=(0, 1))
+    _, has_ink = cell_inputs_from_warped(gray)
+    assert not has_ink.any()
