@@ -133,6 +133,10 @@ class StabilizeSettings:
         settle_max_cells: when no more than this many cells stay undecided, the rules of
             Sudoku choose among their two leading readings (0 turns this off).
         settle_after_frames: recognised frames before the rules may settle cells.
+        unsolvable_after_frames: a confirmed reading that has no solution is shown (as
+            unsolvable, its doubtful cells marked) only once it has stood this many
+            recognised frames: a grid cut amiss as it comes into view reads as confident
+            nonsense, which the next frames, cut right, overturn.
         settle_empty_margin: where the rules would accept a cell both empty and as its
             leading digit (a given read as empty, an empty cell read as its solution's
             digit), they settle it as the digit only when its evidence leads empty's by
@@ -172,6 +176,7 @@ class StabilizeSettings:
     settle_max_cells: int = 4
     settle_after_frames: int = 4
     settle_empty_margin: float = 4.0
+    unsolvable_after_frames: int = 4
     recognize_every: int = 1
     max_grids: int = 4
     track_confirm_detections: int = 2
@@ -211,6 +216,10 @@ class StabilizeSettings:
             raise ValueError(f"no_ink_empty_prob must be in [0.5, 1], got {self.no_ink_empty_prob}")
         if not 0 <= self.settle_max_cells <= 8:
             raise ValueError(f"settle_max_cells must be in [0, 8], got {self.settle_max_cells}")
+        if self.unsolvable_after_frames < 0:
+            raise ValueError(
+                f"unsolvable_after_frames must be >= 0, got {self.unsolvable_after_frames}"
+            )
         if self.settle_after_frames < 1:
             raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
         if self.settle_empty_margin < 0:

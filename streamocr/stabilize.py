@@ -34,6 +34,7 @@ from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
 _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
+_RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class CellEvidence:
         self.evidence = np.zeros((81, DIGIT_CLASSES), np.float64)
         self.shown = np.full(81, UNDECIDED, np.int8)
         self.frames = 0
-        self.digit_peak = np.zeros(81, np.float32)  # surest digit reading of each cell
+        self.peaks = np.zeros((81, DIGIT_CLASSES), np.float32)  # surest reading per class
         self._settle_tried: tuple | None = None
 
     @property
@@ -124,9 +125,7 @@ class CellEvidence:
     def add(self, probabilities: np.ndarray, visible: np.ndarray) -> None:
         """Add one frame's probabilities (81, 10) of the `visible` cells and re-decide."""
         s = self.settings
-        self.digit_peak[visible] = np.maximum(
-            self.digit_peak[visible], probabilities[visible, 1:].max(axis=1)
-        )
+        self.peaks[visible] = np.maximum(self.peaks[visible], probabilities[visible])
         logp = np.log(np.clip(probabilities, np.exp(s.log_floor), 1.0))
         self.evidence[visible] = s.decay * self.evidence[visible] + logp[visible]
         self.frames += 1
@@ -161,7 +160,8 @@ class CellEvidence:
         A frame in which all 81 cells are visible, each read with at least
         `fast_confirm_prob`, and whose reading has exactly one solution, is independent
         evidence that the reading is right: its undecided cells are confirmed without
-        waiting for more frames, where the accumulated evidence agrees with it.
+        waiting for more frames, where the accumulated evidence agrees with it and no
+        earlier frame read another digit in them.
         """
         s = self.settings
         if self.decided.all() or s.fast_confirm_prob >= 1 or not visible.all():
@@ -179,9 +179,20 @@ class CellEvidence:
         undecided = ~self.decided
         if np.any(leading[undecided] != digits[undecided]):
             return
+        # A cell another digit was read in (as the top class) in an earlier frame is
+        # contested: a misread given may still leave a puzzle with one solution (a 7 read as
+        # a 1 that clashes with nothing), so the rules cannot vouch for it.
+        if np.any(self._rival_read(np.flatnonzero(undecided), digits[undecided])):
+            return
         result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
         if result.status == "solved" and result.unique:
             self.shown[undecided] = digits[undecided]
+
+    def _rival_read(self, cells: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """bool per cell: whether a digit other than its class was ever its top reading."""
+        rivals = self.peaks[cells].copy()
+        rivals[np.arange(cells.size), classes] = 0
+        return rivals[:, 1:].max(axis=1) >= _RIVAL_READ
 
     def settle_by_solver(self) -> None:
         """Decide the last few undecided cells by the rules of Sudoku.
@@ -201,7 +212,9 @@ class CellEvidence:
         other way is not made (the evidence decides), unless it is a digit whose evidence
         leads empty's by `settle_empty_margin`, or empty for a cell with empty among its
         two leading classes, seen in twice `settle_after_frames` frames and never read as
-        a digit surely (p >= 0.7). A combination already tried is not tried again.
+        a digit surely (p >= 0.7). Likewise a digit is not chosen where another digit,
+        read in some frame (as its top class), would pass too: a misread given may leave
+        exactly one solution. A combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
@@ -238,9 +251,21 @@ class CellEvidence:
                     # Its solution's digit would pass too: empty only for a cell wavering
                     # with empty, long seen and never read as a digit surely (a mark in
                     # an empty cell, not a faint given).
-                    if 0 not in order[i, :2] or not late or self.digit_peak[cell] >= _SURE_DIGIT:
+                    if (
+                        0 not in order[i, :2]
+                        or not late
+                        or self.peaks[cell, 1:].max() >= _SURE_DIGIT
+                    ):
                         return
                     continue
+                # Another digit read in some frame that would pass too: the rules cannot
+                # choose between them; the evidence decides.
+                rivals = np.flatnonzero(self.peaks[cell, 1:] >= _RIVAL_READ) + 1
+                for rival in rivals[rivals != classes[i]]:
+                    other = digits.copy()
+                    other[cell] = rival
+                    if _valid_unique(other):
+                        return
                 # A digit for a cell wavering with empty (empty among its two leading
                 # classes): if empty would pass too, the rules decide nothing unless the
                 # evidence clearly favours the digit.
@@ -289,6 +314,20 @@ class Board:
         self.orientation_scores = np.zeros(rotations, np.float64)
         self.locked: int | None = 0 if rotations == 1 else None
         self.contradicted_frames = 0
+        self.complete_at: int | None = None  # frames seen when every cell was last decided
+
+    @property
+    def complete_frames(self) -> int:
+        """Recognised frames the reading has stood with every cell decided (0: not yet)."""
+        if self.complete_at is None or not self.cells.decided.all():
+            return 0
+        return self.cells.frames - self.complete_at + 1
+
+    def _note_complete(self) -> None:
+        if not self.cells.decided.all():
+            self.complete_at = None
+        elif self.complete_at is None:
+            self.complete_at = self.cells.frames
 
     @property
     def orientation(self) -> int:
@@ -339,6 +378,7 @@ class Board:
         board.rotations_seen = rotations
         board.locked = orientation
         board.cells.shown[:] = digits
+        board.complete_at = 0
         return board
 
     def clear_readings(self, observation: GridObservation) -> dict[int, tuple]:
@@ -365,6 +405,7 @@ class Board:
             self.cells.add(probs, turned)
             self.cells.confirm_if_solvable(probs, turned, ink)
             self.cells.settle_by_solver()
+            self._note_complete()
             return True
         for k, (probs, ink, turned) in views.items():
             self.orientation_scores[k] = self.settings.decay * self.orientation_scores[
@@ -378,6 +419,7 @@ class Board:
         if self.orientations[best].decided.all() and self.orientations[best].frames >= 2:
             self.locked = best
             self.orientations = [self.orientations[best]]
+        self._note_complete()
         return True
 
 
@@ -516,6 +558,12 @@ class Stabilizer:
             undecided = tuple(int(i) for i in np.flatnonzero(~cells.decided))
             return PuzzleResult(detection, reading, status="pending", undecided=undecided)
         checked = self._check(cells)
+        if (
+            checked.result.status != "solved"
+            and board.complete_frames < self.settings.unsolvable_after_frames
+        ):
+            # Maybe a grid cut amiss as it came into view: shown only if it stands.
+            return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
         return PuzzleResult(
             detection=detection,
             reading=checked.reading,

@@ -9,7 +9,7 @@ from builders import PUZZLE, SOLUTION
 from streamocr.config import StabilizeSettings, load_config
 from streamocr.errors import ConfigError
 from streamocr.grid import homography_for
-from streamocr.solve import solve
+from streamocr.solve import find_conflicts, solve
 from streamocr.stabilize import GridObservation, Stabilizer
 from streamocr.types import GridDetection
 
@@ -481,3 +481,52 @@ def test_a_steady_mark_in_an_empty_cell_is_settled_as_soon_as_it_is_long_seen():
     late = 2 * StabilizeSettings().settle_after_frames
     assert shown[: late - 1] == [None] * (late - 1)
     assert shown[late - 1 :] == [PUZZLE] * (12 - late + 1)
+
+
+@pytest.mark.parametrize("frames_standing", [2, 7])
+def test_a_reading_without_solution_is_shown_only_once_it_has_stood(frames_standing):
+    # A grid cut amiss as it comes into view reads as confident nonsense (here: the
+    # givens cut one cell off, down the rows, breaking the rules beyond repair). It is not
+    # shown at once; if the frames keep reading it, it is shown, as unsolvable, after
+    # unsolvable_after_frames frames.
+    clash = np.roll(TRUTH, 1)
+    stabilizer = Stabilizer()
+    hold = StabilizeSettings().unsolvable_after_frames
+    statuses = []
+    for _ in range(frames_standing):
+        result = stabilizer.update([_obs(_probs(clash))])[0]
+        statuses.append(result.status)
+    # Confirmed on its second frame (two clear frames), shown on its hold-th frame after.
+    assert statuses[:hold] == ["pending"] * min(hold, frames_standing)
+    assert statuses[hold:] == ["invalid"] * max(0, frames_standing - hold)
+
+
+def _misread_keeping_one_solution():
+    """A given and another digit that, read in its place, still leave one solution."""
+    for cell in np.flatnonzero(TRUTH):
+        for digit in range(1, 10):
+            misread = TRUTH.copy()
+            misread[cell] = digit
+            if digit != TRUTH[cell] and not find_conflicts(misread):
+                if solve(misread.astype(np.int8), check_unique=True).unique:
+                    return int(cell), digit, misread
+    raise AssertionError("no such misread in the test puzzle")
+
+
+def test_a_misread_given_that_keeps_one_solution_is_not_confirmed_by_the_rules():
+    # A given read rightly in the first frame, then misread unsurely as a digit with which
+    # the puzzle still has exactly one solution: neither one frame's solver check nor the
+    # rules may confirm the misreading; the evidence must.
+    cell, digit, misread = _misread_keeping_one_solution()
+    # The first frame is too unsure in three other cells to confirm anything at once.
+    others = [int(i) for i in np.flatnonzero(TRUTH) if i != cell][:3]
+    first = _unsure(others)
+    first[cell] = 0.45 / 9
+    first[cell, TRUTH[cell]] = 0.55
+    later = _probs(TRUTH)
+    later[cell] = 0.12 / 8
+    later[cell, digit], later[cell, TRUTH[cell]] = 0.8, 0.08
+    stabilizer = Stabilizer()
+    shown = [_shown(stabilizer.update([_obs(p)])) for p in [first] + [later] * 5]
+    wrong = "".join(str(int(d)) for d in misread)
+    assert wrong not in shown
