@@ -43,7 +43,7 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     k = max(3, cell_px // 2) | 1
     paper = cv2.dilate(gray, np.ones((k, k), np.uint8))
     paper = cv2.GaussianBlur(paper, (k, k), 0).astype(np.float32)
-    darkness = np.clip(paper - gray.astype(np.float32), 0, None)
+    darkness = np.maximum(paper - gray.astype(np.float32), 0)
     contrast = np.percentile(darkness, 99.5) + 1e-3
     block = (cell_px | 1) + 2 * (cell_px // 4)
     binary = cv2.adaptiveThreshold(
@@ -99,37 +99,45 @@ def _level_shaded_cells(
     screen, hatching, the grain under a highlighter) as dark as a faint pen stroke but far
     thinner: a light blur first takes it out and leaves the strokes.
     """
-    envelope = _per_cell(paper, cell_px, np.percentile, 75)
-    own_paper = _per_cell(gray, cell_px, np.percentile, 90)
+    # Levels sampled on every other pixel (every fourth of the smooth envelope): as good,
+    # at a fraction of the cost, on every frame.
+    envelope = _per_cell_percentile(paper, cell_px, 75, step=4)
+    own_paper = _per_cell_percentile(gray, cell_px, 90, step=2)
     shaded_cells = own_paper + SHADE_MARGIN * contrast < envelope
     if not shaded_cells.any():
         return
-    shaded = _cell_image(shaded_cells, gray.shape, cell_px, False)
-    soft = cv2.GaussianBlur(gray, (5, 5), 1.2)
-    soft_paper = _cell_image(_per_cell(soft, cell_px, np.percentile, 90), gray.shape, cell_px, 255)
-    soft_dark = np.clip(soft_paper - soft.astype(np.float32), 0, None)
-    darkness[shaded] = soft_dark[shaded]
-    flat = np.clip(255.0 - soft_dark, 0, 255).astype(np.uint8)
+    # Worked out on the shaded cells' bounding box and one cell around it (more than the
+    # blur and the threshold's neighbourhood reach), not the whole grid.
+    rows, cols = np.nonzero(shaded_cells)
+    r0, c0 = max(rows.min() - 1, 0), max(cols.min() - 1, 0)
+    r1, c1 = min(rows.max() + 2, shaded_cells.shape[0]), min(cols.max() + 2, shaded_cells.shape[1])
+    region = (slice(r0 * cell_px, r1 * cell_px), slice(c0 * cell_px, c1 * cell_px))
+    soft = cv2.GaussianBlur(gray[region], (5, 5), 1.2)
+    levels = _per_cell_percentile(soft, cell_px, 90)
+    soft_paper = levels.repeat(cell_px, axis=0).repeat(cell_px, axis=1).astype(np.float32)
+    soft_dark = np.maximum(soft_paper - soft.astype(np.float32), 0)
+    flat = (255.0 - soft_dark).astype(np.uint8)  # soft_paper <= 255: in range
     block = (cell_px | 1) + 2 * (cell_px // 4)
     levelled = cv2.adaptiveThreshold(
         flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
     )
-    binary[shaded] = levelled[shaded]
+    for r, c in zip(rows, cols, strict=True):
+        local = (
+            slice((r - r0) * cell_px, (r - r0 + 1) * cell_px),
+            slice((c - c0) * cell_px, (c - c0 + 1) * cell_px),
+        )
+        cell = (slice(r * cell_px, (r + 1) * cell_px), slice(c * cell_px, (c + 1) * cell_px))
+        darkness[cell] = soft_dark[local]
+        binary[cell] = levelled[local]
 
 
-def _per_cell(image: np.ndarray, cell_px: int, stat, *args) -> np.ndarray:
-    """(9, 9): `stat(values, *args, axis=...)` over each cell's pixels."""
-    n = image.shape[0] // cell_px
-    cells = image[: n * cell_px, : n * cell_px].reshape(n, cell_px, n, cell_px)
-    return stat(cells.transpose(0, 2, 1, 3).reshape(n, n, -1), *args, axis=2)
-
-
-def _cell_image(values: np.ndarray, shape: tuple, cell_px: int, fill) -> np.ndarray:
-    """An image of `shape` holding each cell's value of `values` (9, 9); `fill` beyond."""
-    n = values.shape[0]
-    out = np.full(shape, fill, values.dtype)
-    out[: n * cell_px, : n * cell_px] = values.repeat(cell_px, axis=0).repeat(cell_px, axis=1)
-    return out
+def _per_cell_percentile(image: np.ndarray, cell_px: int, q: float, step: int = 1) -> np.ndarray:
+    """(rows, cols) of cells: the `q` percentile of each cell's pixels (of every `step`-th
+    row and column)."""
+    nr, nc = image.shape[0] // cell_px, image.shape[1] // cell_px
+    cells = image[: nr * cell_px, : nc * cell_px].reshape(nr, cell_px, nc, cell_px)
+    cells = cells[:, ::step, :, ::step]
+    return np.percentile(cells.transpose(0, 2, 1, 3).reshape(nr, nc, -1), q, axis=2)
 
 
 def _bridged(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
