@@ -160,8 +160,8 @@ class CellEvidence:
         A frame in which all 81 cells are visible, each read with at least
         `fast_confirm_prob`, and whose reading has exactly one solution, is independent
         evidence that the reading is right: its undecided cells are confirmed without
-        waiting for more frames, where the accumulated evidence agrees with it and no
-        earlier frame read another digit in them.
+        waiting for more frames, where the accumulated evidence agrees with it, no earlier
+        frame read another digit in them and this frame's runner-up is far behind.
         """
         s = self.settings
         if self.decided.all() or s.fast_confirm_prob >= 1 or not visible.all():
@@ -179,9 +179,13 @@ class CellEvidence:
         undecided = ~self.decided
         if np.any(leading[undecided] != digits[undecided]):
             return
-        # A cell another digit was read in (as the top class) in an earlier frame is
-        # contested: a misread given may still leave a puzzle with one solution (a 7 read as
-        # a 1 that clashes with nothing), so the rules cannot vouch for it.
+        # A cell another digit was read in (as the top class) in an earlier frame, or one
+        # whose runner-up this frame is half as likely as its reading, is contested: a
+        # misread given may still leave a puzzle with one solution (a 7 read as a 1 that
+        # clashes with nothing), so the rules cannot vouch for it.
+        runner_up = np.sort(probabilities, axis=1)[:, -2]
+        if np.any(runner_up[undecided] >= 0.5 * top[undecided]):
+            return
         if np.any(self._rival_read(np.flatnonzero(undecided), digits[undecided])):
             return
         result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
@@ -228,10 +232,19 @@ class CellEvidence:
         else:
             return
         leading = order[:, :width]
-        # Empty becomes a choice only once the cell is long seen: a try refused for want of
-        # frames is tried again when they have come.
+        # A try is made again only when something it hangs on has changed: the cells and
+        # their leading classes, a cell becoming long seen (empty becomes a choice), a
+        # digit's lead over empty passing the margin, another digit read in a cell.
         late = self.frames >= 2 * s.settle_after_frames
-        key = (tuple(undecided), tuple(leading.ravel()), tuple(self.shown), late)
+        clears_empty = self.evidence[undecided].max(axis=1) - self.evidence[undecided, 0]
+        key = (
+            tuple(undecided),
+            tuple(leading.ravel()),
+            tuple(self.shown),
+            late,
+            tuple(clears_empty >= s.settle_empty_margin),
+            tuple((self.peaks[undecided, 1:] >= _RIVAL_READ).sum(axis=1)),
+        )
         if key == self._settle_tried:
             return
         self._settle_tried = key

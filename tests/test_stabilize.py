@@ -530,3 +530,33 @@ def test_a_misread_given_that_keeps_one_solution_is_not_confirmed_by_the_rules()
     shown = [_shown(stabilizer.update([_obs(p)])) for p in [first] + [later] * 5]
     wrong = "".join(str(int(d)) for d in misread)
     assert wrong not in shown
+
+
+def test_a_first_frame_torn_between_two_digits_in_a_cell_is_not_confirmed_at_once():
+    # Everything read surely but one given, read as a digit that keeps one solution and
+    # as itself about equally (0.34 / 0.33): the frame does not say which, so its solver
+    # check cannot vouch for the reading.
+    cell, digit, _ = _misread_keeping_one_solution()
+    p = _probs(TRUTH)
+    p[cell] = 0.33 / 8
+    p[cell, digit], p[cell, TRUTH[cell]] = 0.34, 0.33
+    shown = _shown(Stabilizer().update([_obs(p)]))
+    assert shown is None
+
+
+def test_a_wavering_given_is_settled_as_soon_as_its_lead_over_empty_suffices():
+    # A given read as itself (0.7) or as empty (0.2), frame after frame, that the puzzle
+    # could do without: the rules settle it once its lead over empty reaches
+    # settle_empty_margin (on the 5th frame), not only when something else changes.
+    cell = next(
+        int(c)
+        for c in np.flatnonzero(TRUTH)
+        if solve(np.where(np.arange(81) == c, 0, TRUTH).astype(np.int8), check_unique=True).unique
+    )
+    p = _probs(TRUTH)
+    p[cell] = 0.1 / 8
+    p[cell, TRUTH[cell]], p[cell, 0] = 0.7, 0.2
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(6)]
+    assert shown[:4] == [None] * 4
+    assert shown[4:] == [PUZZLE, PUZZLE]
