@@ -97,6 +97,13 @@ def _valid_unique(digits: np.ndarray) -> bool:
     return not find_conflicts(digits) and _uniquely_solvable(digits)
 
 
+def _passes_with(digits: np.ndarray, cell: int, value: int) -> bool:
+    """Whether `digits` with `cell` set to `value` keeps the rules and has one solution."""
+    other = digits.copy()
+    other[cell] = value
+    return _valid_unique(other)
+
+
 def _uniquely_solvable(digits: np.ndarray) -> bool:
     result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
     return result.status == "solved" and bool(result.unique)
@@ -274,22 +281,15 @@ class CellEvidence:
                 # Another digit read in some frame that would pass too: the rules cannot
                 # choose between them; the evidence decides.
                 rivals = np.flatnonzero(self.peaks[cell, 1:] >= _RIVAL_READ) + 1
-                for rival in rivals[rivals != classes[i]]:
-                    other = digits.copy()
-                    other[cell] = rival
-                    if _valid_unique(other):
-                        return
+                if any(_passes_with(digits, cell, r) for r in rivals if r != classes[i]):
+                    return
                 # A digit for a cell wavering with empty (empty among its two leading
                 # classes): if empty would pass too, the rules decide nothing unless the
                 # evidence clearly favours the digit.
                 if 0 not in order[i, :2]:
                     continue
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
-                if lead >= s.settle_empty_margin:
-                    continue
-                other = digits.copy()
-                other[cell] = 0
-                if _valid_unique(other):
+                if lead < s.settle_empty_margin and _passes_with(digits, cell, 0):
                     return
             self.shown[undecided] = classes
             return
