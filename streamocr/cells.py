@@ -191,6 +191,14 @@ def isolate_digit(
             and not (lo < centroids[i][0] < hi and lo < centroids[i][1] < hi)
         ):
             continue
+        # Remnants of the lines where they cross, or of a thick border line: small ink
+        # touching the cell's edge, its mass within a fifth of the cell from an edge. A
+        # digit that touches the edge (large, or merged with a line) is taller and has its
+        # mass further in.
+        cx, cy = centroids[i]
+        touches = x == 0 or y == 0 or x + w == s or y + h == s
+        if touches and max(w, h) < 0.45 * s and min(cx, s - cx, cy, s - cy) < 0.2 * s:
+            continue
         if x + w < lo or x > hi or y + h < lo or y > hi:
             continue
         keep.append(i)

@@ -48,6 +48,10 @@ def test_digit_is_centred_and_scaled():
         (lambda b: b.__setitem__((slice(0, 3), slice(None)), 255), False),  # grid line at top
         (lambda b: b.__setitem__((slice(19, 21), slice(19, 21)), 255), False),  # a speck
         (lambda b: b.__setitem__((slice(8, 32), slice(18, 22)), 255), True),  # a "1"
+        # A remnant where a thick border line crosses another line: small, in the corner.
+        (lambda b: b.__setitem__((slice(0, 15), slice(0, 9)), 255), False),
+        # A "1" reaching the top edge (a large digit, a misplaced outline) is still one.
+        (lambda b: b.__setitem__((slice(0, 26), slice(14, 20)), 255), True),
     ],
 )
 def test_isolate_digit_cases(draw, expect_ink):
