@@ -205,6 +205,12 @@ class CellEvidence:
         rivals[np.arange(cells.size), classes] = 0
         return rivals[:, 1:].max(axis=1) >= _RIVAL_READ
 
+    def _rivals(self, cell: int, within: float) -> np.ndarray:
+        """bool (9,) per digit 1..9: read in `cell` in some frame (as its top class), or
+        within `within` nats of its leading digit's evidence."""
+        evidence = self.evidence[cell, 1:]
+        return (self.peaks[cell, 1:] >= _RIVAL_READ) | (evidence >= evidence.max() - within)
+
     def settle_by_solver(self) -> None:
         """Decide the last few undecided cells by the rules of Sudoku.
 
@@ -224,8 +230,9 @@ class CellEvidence:
         leads empty's by `settle_empty_margin`, or empty for a cell with empty among its
         two leading classes, seen in twice `settle_after_frames` frames and never read as
         a digit surely (p >= 0.7). Likewise a digit is not chosen where another digit,
-        read in some frame (as its top class), would pass too: a misread given may leave
-        exactly one solution. A combination already tried is not tried again.
+        read in some frame (as its top class) or within `settle_empty_margin` of it on the
+        evidence, would pass too: a misread given may leave exactly one solution. A
+        combination already tried is not tried again.
         """
         s = self.settings
         undecided = np.flatnonzero(~self.decided)
@@ -250,7 +257,7 @@ class CellEvidence:
             tuple(self.shown),
             late,
             tuple(clears_empty >= s.settle_empty_margin),
-            tuple((self.peaks[undecided, 1:] >= _RIVAL_READ).sum(axis=1)),
+            tuple(int(self._rivals(cell, s.settle_empty_margin).sum()) for cell in undecided),
         )
         if key == self._settle_tried:
             return
@@ -278,9 +285,9 @@ class CellEvidence:
                     ):
                         return
                     continue
-                # Another digit read in some frame that would pass too: the rules cannot
-                # choose between them; the evidence decides.
-                rivals = np.flatnonzero(self.peaks[cell, 1:] >= _RIVAL_READ) + 1
+                # Another digit read in some frame, or close behind on the evidence, that
+                # would pass too: the rules cannot choose between them; the evidence decides.
+                rivals = np.flatnonzero(self._rivals(cell, s.settle_empty_margin)) + 1
                 if any(_passes_with(digits, cell, r) for r in rivals if r != classes[i]):
                     return
                 # A digit for a cell wavering with empty (empty among its two leading

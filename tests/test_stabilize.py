@@ -560,3 +560,16 @@ def test_a_wavering_given_is_settled_as_soon_as_its_lead_over_empty_suffices():
     shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(6)]
     assert shown[:4] == [None] * 4
     assert shown[4:] == [PUZZLE, PUZZLE]
+
+
+def test_a_given_torn_between_two_digits_that_both_pass_is_left_to_the_evidence():
+    # A small, dim given read as itself or as a digit that also leaves one solution,
+    # never surely (0.31 / 0.30, frame after frame): the rules cannot choose between the
+    # two and must not settle the cell on a coin flip.
+    cell, digit, misread = _misread_keeping_one_solution()
+    p = _probs(TRUTH)
+    p[cell] = 0.39 / 8
+    p[cell, digit], p[cell, TRUTH[cell]] = 0.31, 0.30
+    stabilizer = Stabilizer()
+    shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(8)]
+    assert "".join(str(int(d)) for d in misread) not in shown
