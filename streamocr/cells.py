@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .grid import warp_grid
-from .preprocess import ink_gray
+from .preprocess import ink_gray, threshold_cells
 from .types import GridDetection
 
 MODEL_SIDE = 28  # side of one model input
@@ -45,10 +45,7 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     paper = cv2.GaussianBlur(paper, (k, k), 0).astype(np.float32)
     darkness = np.maximum(paper - gray.astype(np.float32), 0)
     contrast = np.percentile(darkness, 99.5) + 1e-3
-    block = (cell_px | 1) + 2 * (cell_px // 4)
-    binary = cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
-    )
+    binary = threshold_cells(gray, cell_px)
     _level_shaded_cells(gray, cell_px, paper, contrast, darkness, binary)
     strength = np.clip(darkness / contrast, 0, 1)
     # Faint, thin pen strokes are weak next to printed black: keep anything clearly darker
@@ -117,10 +114,7 @@ def _level_shaded_cells(
     soft_paper = levels.repeat(cell_px, axis=0).repeat(cell_px, axis=1).astype(np.float32)
     soft_dark = np.maximum(soft_paper - soft.astype(np.float32), 0)
     flat = (255.0 - soft_dark).astype(np.uint8)  # soft_paper <= 255: in range
-    block = (cell_px | 1) + 2 * (cell_px // 4)
-    levelled = cv2.adaptiveThreshold(
-        flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
-    )
+    levelled = threshold_cells(flat, cell_px)
     for r, c in zip(rows, cols, strict=True):
         local = (
             slice((r - r0) * cell_px, (r - r0 + 1) * cell_px),

@@ -13,16 +13,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .preprocess import threshold_cells
+
 _SEARCH = 0.3  # how far from its flat position a line is looked for, in cells
 _SAMPLES = 18  # positions along a line where it is located
 
 
 def _line_response(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal and vertical line evidence (0..1) of a warped gray grid."""
-    block = (cell_px | 1) + 2 * (cell_px // 4)
-    ink = cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block | 1, 6
-    )
+    ink = threshold_cells(gray, cell_px)
     run = max(3, cell_px // 2)
     horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
     vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))

@@ -89,3 +89,15 @@ def binarize(gray: np.ndarray, block_frac: float = 1 / 30, offset: float = 7.0) 
     return cv2.adaptiveThreshold(
         blurred, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, offset
     )
+
+
+def threshold_cells(gray: np.ndarray, cell_px: int) -> np.ndarray:
+    """Ink (255) darker than its neighbourhood in a warped grid of `cell_px` cells.
+
+    The neighbourhood is about one and a half cells, so a cell's strokes are judged against
+    the paper around them, lines included.
+    """
+    block = ((cell_px | 1) + 2 * (cell_px // 4)) | 1
+    return cv2.adaptiveThreshold(
+        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
+    )
