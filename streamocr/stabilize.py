@@ -193,23 +193,25 @@ class CellEvidence:
         runner_up = np.sort(probabilities, axis=1)[:, -2]
         if np.any(runner_up[undecided] >= 0.5 * top[undecided]):
             return
-        if np.any(self._rival_read(np.flatnonzero(undecided), digits[undecided])):
+        cells, classes = np.flatnonzero(undecided), digits[undecided]
+        rivals = self._rivals(cells)
+        rivals[np.flatnonzero(classes), classes[classes > 0] - 1] = False  # not its own
+        if rivals.any():
             return
         result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
         if result.status == "solved" and result.unique:
             self.shown[undecided] = digits[undecided]
 
-    def _rival_read(self, cells: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """bool per cell: whether a digit other than its class was ever its top reading."""
-        rivals = self.peaks[cells].copy()
-        rivals[np.arange(cells.size), classes] = 0
-        return rivals[:, 1:].max(axis=1) >= _RIVAL_READ
-
-    def _rivals(self, cell: int, within: float) -> np.ndarray:
-        """bool (9,) per digit 1..9: read in `cell` in some frame (as its top class), or
-        within `within` nats of its leading digit's evidence."""
-        evidence = self.evidence[cell, 1:]
-        return (self.peaks[cell, 1:] >= _RIVAL_READ) | (evidence >= evidence.max() - within)
+    def _rivals(self, cells: np.ndarray | int, within: float | None = None) -> np.ndarray:
+        """bool (len(cells), 9), per digit 1..9: read in the cell in some frame (as its top
+        class), or, given `within`, that many nats or less behind its leading digit's
+        evidence."""
+        cells = np.atleast_1d(cells)
+        rivals = self.peaks[cells, 1:] >= _RIVAL_READ
+        if within is not None:
+            evidence = self.evidence[cells, 1:]
+            rivals |= evidence >= evidence.max(axis=1, keepdims=True) - within
+        return rivals
 
     def settle_by_solver(self) -> None:
         """Decide the last few undecided cells by the rules of Sudoku.
@@ -257,7 +259,7 @@ class CellEvidence:
             tuple(self.shown),
             late,
             tuple(clears_empty >= s.settle_empty_margin),
-            tuple(int(self._rivals(cell, s.settle_empty_margin).sum()) for cell in undecided),
+            tuple(self._rivals(undecided, s.settle_empty_margin).sum(axis=1)),
         )
         if key == self._settle_tried:
             return
@@ -287,7 +289,7 @@ class CellEvidence:
                     continue
                 # Another digit read in some frame, or close behind on the evidence, that
                 # would pass too: the rules cannot choose between them; the evidence decides.
-                rivals = np.flatnonzero(self._rivals(cell, s.settle_empty_margin)) + 1
+                rivals = np.flatnonzero(self._rivals(cell, s.settle_empty_margin)[0]) + 1
                 if any(_passes_with(digits, cell, r) for r in rivals if r != classes[i]):
                     return
                 # A digit for a cell wavering with empty (empty among its two leading
