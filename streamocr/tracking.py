@@ -33,6 +33,7 @@ _SEED_POINTS = 160  # feature points seeded inside a grid
 _RESEED_EVERY = 10  # frames between re-seeding a track's points
 _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
 _NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
+_BOX_SHARE = 0.25  # a track within another, this share of its area or less, is one of its boxes
 
 
 @dataclass(frozen=True)
@@ -337,14 +338,32 @@ class GridTracker:
         (the grid did jump). A track not yet established, over an established one, that
         the search did not confirm again ends: a stray outline, or a first outline of a
         grid coming into view that a better one has replaced.
+
+        A 3x3 box of a grid looks like a small grid (thick border, lines, digits), and a
+        blurred frame may outline the box and not the grid: a track lying inside a much
+        larger one that is established or was found in this search is one of its boxes,
+        never a puzzle of its own. It ends, and never ends the grid around it (nor its
+        first outline, followed by flow until the search finds it again).
         """
         established = [t for t in self._tracks if t.detections >= self.confirm_detections]
-        doomed: set[int] = set()
+        containers = [t for t in established if t.track_id not in matched] + [
+            t for t in self._tracks if t.track_id in matched
+        ]
+        doomed = {
+            t.track_id
+            for t in self._tracks
+            if any(_inside(t.corners, o.corners) for o in containers if o is not t)
+        }
         for track in self._tracks:
+            if track.track_id in doomed:
+                continue
             rivals = [
                 o.track_id
                 for o in established
-                if o is not track and _overlap(o.corners, track.corners)
+                if o is not track
+                and o.track_id not in doomed
+                and _overlap(o.corners, track.corners)
+                and not _inside(o.corners, track.corners)  # a box is no rival of its grid
             ]
             if not rivals:
                 continue
@@ -361,6 +380,16 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
     inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
     smaller = min(abs(cv2.contourArea(a.astype(np.float32))), abs(cv2.contourArea(b)))
     return inter > 0.2 * max(smaller, 1e-6)
+
+
+def _inside(small: np.ndarray, big: np.ndarray) -> bool:
+    """Whether the quad `small` lies within `big` and is a quarter of its area or less."""
+    small, big = small.astype(np.float32), big.astype(np.float32)
+    small_area, big_area = abs(cv2.contourArea(small)), abs(cv2.contourArea(big))
+    if small_area > _BOX_SHARE * big_area:
+        return False
+    inter, _ = cv2.intersectConvexConvex(small, big)
+    return inter >= 0.8 * max(small_area, 1e-6)
 
 
 def _seed_points(gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:

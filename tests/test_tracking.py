@@ -190,3 +190,43 @@ def test_a_first_outline_replaced_by_a_better_one_leaves_no_ghost():
     tracker.update(_frame(corners, 1), [_detection(corners)])
     grids = tracker.update(_frame(corners, 2), [_detection(corners)])
     assert len(grids) == 1 and grids[0].established
+
+
+def _box(corners, row, col):
+    """The outline of one 3x3 box of the grid at `corners` (a parallelogram here)."""
+    tl, tr, _, bl = corners
+    across, down = (tr - tl) / 3, (bl - tl) / 3
+    start = tl + col * across + row * down
+    return np.array([start, start + across, start + across + down, start + down], np.float32)
+
+
+def test_a_box_of_the_grid_outlined_alone_never_replaces_the_grid():
+    # A blurred frame may outline one 3x3 box and not the grid: the box is no puzzle of
+    # its own, however often it is found, and the grid stays followed and shown.
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    track_id = _established_track(tracker, corners)
+    box = _box(corners, 0, 2)
+    for seed in (2, 3, 4):
+        grids = tracker.update(_frame(corners, seed), [_detection(box)])
+        assert [g.track_id for g in grids] == [track_id]
+        assert grids[0].established
+
+
+def test_a_grid_found_around_an_established_box_replaces_it():
+    # The grid comes into view blurred: a box is found twice (and established) before the
+    # grid itself is. The grid's first outline ends the box rather than being doubted.
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    frame = _frame(corners)  # one still frame: the small box's flow points hold
+    box = _box(corners, 1, 1)
+    tracker.update(frame, [_detection(box)])
+    assert tracker.update(frame, [_detection(box)])[0].established
+    grids = tracker.update(frame, [_detection(corners)])
+    assert len(grids) == 1 and np.allclose(grids[0].detection.corners, corners)
+    # A search that finds nothing, then one that finds the box again: the grid's first
+    # outline is followed by flow meanwhile.
+    tracker.update(frame, [])
+    tracker.update(frame, [_detection(box)])
+    (grid,) = tracker.update(frame, [_detection(corners)])
+    assert grid.established and np.allclose(grid.detection.corners, corners, atol=1.0)
