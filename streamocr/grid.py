@@ -11,6 +11,7 @@ from .preprocess import binarize, ink_gray, resize_max_side, stretch_contrast
 from .types import GridDetection
 
 _PROBE_CELL = 12  # pixels per cell when a candidate's inner structure is probed
+_BORDER_FULL = 0.5  # a border inked along this share of its length or more counts in full
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,11 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
 
     The binarised image is warped to a square at about its own resolution (so thin lines
     are not lost between samples); a Sudoku shows ink along all inner horizontal and
-    vertical lines at multiples of one ninth, and little in between.
+    vertical lines at multiples of one ninth, and little in between. Its four borders are
+    lines too: an outline shifted by a row of cells fits the inner lines as well as the
+    grid's own, but one of its borders runs through the blank margin, and its score is
+    scaled down by that border's weakness (`_BORDER_FULL`). A border outside the image
+    (a grid cut off by the photo's edge) is not held against it.
     """
     side = float(np.sqrt(max(cv2.contourArea(corners.astype(np.float32)), 1.0)))
     cell = int(np.clip(round(side / 9), _PROBE_CELL, 32))
@@ -281,7 +286,7 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     probe = (probe > 0).astype(np.float32)
     reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(1, 9) * cell - reach
-    scores = []
+    scores, borders = [], []  # borders: left, right, top, bottom
     for axis in (0, 1):
         profile = probe.mean(axis=axis)
         # Inner lines only: the outer ones also match a plain rectangle.
@@ -291,7 +296,29 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         # A weak line counts for little: use a low quantile so most lines must be present.
         ranked = np.sort(lines)
         scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - np.median(between)))
-    return float(np.clip(min(scores), 0.0, 1.0))
+        borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
+    inner = min(scores)
+    if inner <= 0:
+        return 0.0
+    # Each border's ink, as a share of the part of it inside the image.
+    shown = _borders_in_image(h, size, binary.shape)
+    pairs = zip(borders, shown, strict=True)
+    weakest = min(1.0 if seen < 0.5 else ink / seen for ink, seen in pairs)
+    return float(np.clip(inner * min(1.0, weakest / _BORDER_FULL), 0.0, 1.0))
+
+
+def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:
+    """Shares of the left, right, top and bottom borders of the warped square that `h`
+    maps inside an image of `shape`."""
+    along = np.linspace(0, size, 19, dtype=np.float32)
+    low, high = np.zeros_like(along), np.full_like(along, size)
+    xs = np.concatenate([low, high, along, along])
+    ys = np.concatenate([along, along, low, high])
+    points = np.stack([xs, ys], axis=1).reshape(-1, 1, 2)
+    mapped = cv2.perspectiveTransform(points, h).reshape(4, -1, 2)
+    inside = (mapped[..., 0] >= 0) & (mapped[..., 0] <= shape[1] - 1)
+    inside &= (mapped[..., 1] >= 0) & (mapped[..., 1] <= shape[0] - 1)
+    return inside.mean(axis=1)
 
 
 class GridFinder:

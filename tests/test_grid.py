@@ -125,3 +125,23 @@ def test_cells_of_a_blurred_slanted_grid_form_one_lattice():
     fitted, _ = _cell_cluster_quads(cells)
     truth = np.float32([[30, 20], [300, 20], [300, 254], [30, 254]])
     assert any(np.abs(quad - truth).max() < 6 for quad in fitted)
+
+
+def test_an_outline_shifted_by_a_row_scores_below_the_grids_own():
+    # Shifted by one row, an outline still has all its inner lines on the lattice; only
+    # its border running through the blank margin below the grid gives it away.
+    from streamocr.grid import structure_score
+    from streamocr.preprocess import binarize
+
+    grid = render_grid(cell_px=40, seed=1)
+    side = grid.shape[0] - 1
+    image = np.full((side + 121, side + 121, 3), 245, np.uint8)
+    image[60 : 61 + side, 60 : 61 + side] = grid
+    binary = binarize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    own = np.float32([[60, 60], [60 + side, 60], [60 + side, 60 + side], [60, 60 + side]])
+    shifted = own + np.float32([0, 40])
+    assert structure_score(binary, own) > 0.4
+    assert structure_score(binary, shifted) < 0.5 * structure_score(binary, own)
+    # A grid cut off by the image's edge is not held to the border it cannot show.
+    cut = binary[: 60 + side - 20]
+    assert structure_score(cut, own) > 0.4
