@@ -123,41 +123,11 @@ def page_cuts(
     if jitters:
         rng = rng or np.random.default_rng(0)
         side = float(np.mean(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)))
-        for i in range(jitters):
+        for _ in range(jitters):
             moved = corners + rng.uniform(-jitter_frac, jitter_frac, size=(4, 2)) * side
-            page = gray
-            if i % 3 == 2:  # every third cut as a webcam would see the page
-                page, moved = video_frame(gray, moved, side, rng)
-            inputs, has_ink = cut(page, moved.astype(np.float32))
+            inputs, has_ink = cut(gray, moved.astype(np.float32))
             cuts.append(PageCut(photo.page, folder_name, corners_from, inputs, has_ink, truth))
     return cuts
-
-
-def video_frame(
-    gray: np.ndarray, corners: np.ndarray, side: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """The page as a video frame shows it: the grid 220 to 400 pixels wide, a little out
-    of focus or smeared by motion, with sensor noise and compression (still readable: a
-    blob no one could read would only teach the model to guess). Returns the frame and
-    the corners in it."""
-    scale = min(1.0, rng.uniform(220, 400) / max(side, 1.0))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small = small.astype(np.float32)
-    if rng.random() < 0.5:
-        small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.3, 0.8))
-    else:  # a short motion streak in some direction
-        length = int(rng.integers(2, 4))
-        kernel = np.zeros((length, length), np.float32)
-        kernel[length // 2, :] = 1.0 / length
-        turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1)
-        kernel = cv2.warpAffine(kernel, turn, (length, length))
-        small = cv2.filter2D(small, -1, kernel / max(float(kernel.sum()), 1e-6))
-    small += rng.normal(0, rng.uniform(0, 4), small.shape).astype(np.float32)
-    small = np.clip(small, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
-    if ok:
-        small = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-    return small, (corners * scale).astype(np.float32)
 
 
 def folder_cuts(

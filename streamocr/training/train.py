@@ -27,7 +27,7 @@ import numpy as np
 from ..recognize import DEFAULT_MODEL
 
 CACHE = Path(tempfile.gettempdir()) / "streamocr_train_cache"
-DATA_VERSION = 3  # bump when render.py or realcells.py change what they make
+DATA_VERSION = 2  # bump when render.py or realcells.py change what they make
 
 
 def log(msg: str) -> None:
@@ -186,24 +186,6 @@ def train(
     return model
 
 
-def ensemble(members: list):
-    """One module averaging the members' probabilities; its output is the log of the mean,
-    so the reader's softmax of it gives the mean probability per class."""
-    import torch
-    import torch.nn as nn
-
-    class Ensemble(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.members = nn.ModuleList(members)
-
-        def forward(self, x):
-            probs = torch.stack([torch.softmax(m(x), dim=1) for m in self.members])
-            return torch.log(probs.mean(dim=0))
-
-    return Ensemble().eval()
-
-
 def export(model, path: Path) -> None:
     import torch
 
@@ -244,12 +226,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jitters", type=int, default=6, help="jittered cuts per real page")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument(
-        "--members",
-        type=int,
-        default=2,
-        help="models trained from different seeds whose probabilities are averaged",
-    )
-    ap.add_argument(
         "--real-weight",
         type=float,
         default=3.0,
@@ -284,11 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     y = np.concatenate([ys, yr]).astype(np.int64)
     w = np.concatenate([np.ones(len(ys)), np.full(len(yr), args.real_weight)])
     t1 = time.time()
-    members = []
-    for k in range(args.members):
-        log(f"member {k + 1}/{args.members} (seed {args.seed + k})")
-        members.append(train(x, y, w, args.epochs, args.seed + k))
-    model = members[0] if len(members) == 1 else ensemble(members)
+    model = train(x, y, w, args.epochs, args.seed)
     t2 = time.time()
     out = Path(args.out)
     export(model, out)
