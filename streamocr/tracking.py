@@ -346,8 +346,10 @@ class GridTracker:
         first outline, followed by flow until the search finds it again).
         """
         established = [t for t in self._tracks if t.detections >= self.confirm_detections]
-        containers = [t for t in established if t.track_id not in matched] + [
-            t for t in self._tracks if t.track_id in matched
+        containers = [
+            t
+            for t in self._tracks
+            if t.track_id in matched or t.detections >= self.confirm_detections
         ]
         doomed = {
             t.track_id
