@@ -372,7 +372,7 @@ class GridFinder:
         scored.sort(key=lambda t: (round(t[0] / 0.05) - 2 * t[3], t[2]), reverse=True)
         chosen: list[tuple[float, np.ndarray]] = []
         for score, quad, _, _ in scored:
-            if any(_overlaps(quad, other) for _, other in chosen):
+            if any(overlap_share(quad, other) > 0.2 for _, other in chosen):
                 continue
             chosen.append((score, quad))
             if len(chosen) >= max_grids:
@@ -399,10 +399,11 @@ def _close_along_lines(binary: np.ndarray, length: int) -> np.ndarray:
     return horizontal | vertical
 
 
-def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
-    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
-    smaller = min(cv2.contourArea(a), cv2.contourArea(b))
-    return inter > 0.2 * smaller
+def overlap_share(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the smaller of two convex quads' area that lies inside the other."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    return float(inter / max(min(cv2.contourArea(a), cv2.contourArea(b)), 1e-6))
 
 
 def _refine_corners(gray: np.ndarray, corners: np.ndarray) -> np.ndarray:

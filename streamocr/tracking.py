@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .grid import homography_for
+from .grid import homography_for, overlap_share
 from .types import GridDetection
 
 _LK_PARAMS = {
@@ -364,7 +364,7 @@ class GridTracker:
                 for o in established
                 if o is not track
                 and o.track_id not in doomed
-                and _overlap(o.corners, track.corners)
+                and overlap_share(o.corners, track.corners) > 0.2
                 and not _inside(o.corners, track.corners)  # a box is no rival of its grid
             ]
             if not rivals:
@@ -378,20 +378,12 @@ class GridTracker:
             self._tracks = [t for t in self._tracks if t.track_id not in doomed]
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
-    smaller = min(abs(cv2.contourArea(a.astype(np.float32))), abs(cv2.contourArea(b)))
-    return inter > 0.2 * max(smaller, 1e-6)
-
-
 def _inside(small: np.ndarray, big: np.ndarray) -> bool:
     """Whether the quad `small` lies within `big` and is a quarter of its area or less."""
-    small, big = small.astype(np.float32), big.astype(np.float32)
-    small_area, big_area = abs(cv2.contourArea(small)), abs(cv2.contourArea(big))
-    if small_area > _BOX_SHARE * big_area:
+    small_area = cv2.contourArea(small.astype(np.float32))
+    if small_area > _BOX_SHARE * cv2.contourArea(big.astype(np.float32)):
         return False
-    inter, _ = cv2.intersectConvexConvex(small, big)
-    return inter >= 0.8 * max(small_area, 1e-6)
+    return overlap_share(small, big) >= 0.8
 
 
 def _seed_points(gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
