@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .grid import warp_grid
-from .preprocess import ink_gray, threshold_cells
+from .preprocess import ink_gray, straight_runs, threshold_cells
 from .types import GridDetection
 
 MODEL_SIDE = 28  # side of one model input
@@ -57,21 +57,21 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     # every cell_px of the warped grid): elsewhere such a run is as likely a blurred digit
     # merged with the line below it, which must not lose a stripe down its middle. Away
     # from there, only runs of more than a cell are lines (a misplaced outline's lines).
-    horizontal = _runs(binary, (1, int(cell_px * 0.85)))
-    vertical = _runs(binary, (int(cell_px * 0.85), 1))
+    horizontal = straight_runs(binary, (1, int(cell_px * 0.85)))
+    vertical = straight_runs(binary, (int(cell_px * 0.85), 1))
     # A faint, thin line breaks into dashes when thresholded, and its pieces would stay in
     # the cells as strokes: runs are also measured with short gaps bridged, among thin
     # ink only (a blurred digit is thick and must not be joined up with specks into one).
     gap, thick = max(2, cell_px // 8), max(3, cell_px // 4)
-    thin_h = binary & ~_runs(binary, (thick, 1))
-    thin_v = binary & ~_runs(binary, (1, thick))
-    horizontal |= _runs(_bridged(thin_h, (1, gap)), (1, int(cell_px * 0.85)))
-    vertical |= _runs(_bridged(thin_v, (gap, 1)), (int(cell_px * 0.85), 1))
+    thin_h = binary & ~straight_runs(binary, (thick, 1))
+    thin_v = binary & ~straight_runs(binary, (1, thick))
+    horizontal |= straight_runs(_bridged(thin_h, (1, gap)), (1, int(cell_px * 0.85)))
+    vertical |= straight_runs(_bridged(thin_v, (gap, 1)), (int(cell_px * 0.85), 1))
     off_lines = ~_near_lines(binary.shape[0], cell_px)
     horizontal[off_lines, :] = 0
     vertical[:, off_lines] = 0
-    horizontal |= _runs(binary, (1, int(cell_px * 1.5)))
-    vertical |= _runs(binary, (int(cell_px * 1.5), 1))
+    horizontal |= straight_runs(binary, (1, int(cell_px * 1.5)))
+    vertical |= straight_runs(binary, (int(cell_px * 1.5), 1))
     lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
     binary[lines > 0] = 0
     return binary, strength
@@ -137,11 +137,6 @@ def _per_cell_percentile(image: np.ndarray, cell_px: int, q: float, step: int = 
 def _bridged(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """`binary` with gaps shorter than `shape` (rows, columns) along it closed."""
     return cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones(shape, np.uint8))
-
-
-def _runs(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The ink of `binary` lying in straight runs at least `shape` (rows, columns) long."""
-    return cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(shape, np.uint8))
 
 
 def _near_lines(size: int, cell_px: int, reach: float = 0.3) -> np.ndarray:

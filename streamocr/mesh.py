@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .preprocess import threshold_cells
+from .preprocess import straight_runs, threshold_cells
 
 _SEARCH = 0.3  # how far from its flat position a line is looked for, in cells
 _SAMPLES = 18  # positions along a line where it is located
@@ -23,8 +23,8 @@ def _line_response(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarr
     """Horizontal and vertical line evidence (0..1) of a warped gray grid."""
     ink = threshold_cells(gray, cell_px)
     run = max(3, cell_px // 2)
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+    horizontal = straight_runs(ink, (1, run))
+    vertical = straight_runs(ink, (run, 1))
     return horizontal.astype(np.float32) / 255, vertical.astype(np.float32) / 255
 
 

@@ -101,3 +101,8 @@ def threshold_cells(gray: np.ndarray, cell_px: int) -> np.ndarray:
     return cv2.adaptiveThreshold(
         gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
     )
+
+
+def straight_runs(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The ink of `binary` lying in straight runs at least `shape` (rows, columns) long."""
+    return cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(shape, np.uint8))
