@@ -67,12 +67,24 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     thin_v = binary & ~straight_runs(binary, (1, thick))
     horizontal |= straight_runs(_bridged(thin_h, (1, gap)), (1, int(cell_px * 0.85)))
     vertical |= straight_runs(_bridged(thin_v, (gap, 1)), (int(cell_px * 0.85), 1))
+    # A curved page bends its lines: a thin line a pixel or two off straight over a cell
+    # is still a line. Its straight pieces (dashes, not specks), widened across the line,
+    # find it; only thin ink goes with it (a blurred digit beside it keeps its edge).
+    drift, dash = np.ones((1, 3), np.uint8), max(3, cell_px // 10)
+    dashes_h = cv2.dilate(straight_runs(thin_h, (1, dash)), drift.T)
+    dashes_v = cv2.dilate(straight_runs(thin_v, (dash, 1)), drift)
+    bent_h = straight_runs(_bridged(dashes_h, (1, gap)), (1, int(cell_px * 0.85)))
+    bent_v = straight_runs(_bridged(dashes_v, (gap, 1)), (int(cell_px * 0.85), 1))
     off_lines = ~_near_lines(binary.shape[0], cell_px)
-    horizontal[off_lines, :] = 0
-    vertical[:, off_lines] = 0
+    for runs in (horizontal, bent_h):
+        runs[off_lines, :] = 0
+    for runs in (vertical, bent_v):
+        runs[:, off_lines] = 0
     horizontal |= straight_runs(binary, (1, int(cell_px * 1.5)))
     vertical |= straight_runs(binary, (int(cell_px * 1.5), 1))
-    lines = cv2.dilate(horizontal | vertical, np.ones((3, 3), np.uint8))
+    square = np.ones((3, 3), np.uint8)
+    lines = cv2.dilate(horizontal | vertical, square)
+    lines |= cv2.dilate(bent_h | bent_v, square) & (thin_h | thin_v)
     binary[lines > 0] = 0
     return binary, strength
 

@@ -134,3 +134,20 @@ def test_a_faint_dashed_grid_line_leaves_no_strokes_in_the_cells(dash, gap, offs
     gray = np.roll(_warped_grid(dash, gap), offset, axis=(0, 1))
     _, has_ink = cell_inputs_from_warped(gray)
     assert not has_ink.any()
+
+
+@pytest.mark.parametrize("slant", [0.02, 0.03])
+@pytest.mark.parametrize("offset", [0, 6])
+def test_a_faint_line_bent_off_straight_leaves_no_strokes_in_the_cells(slant, offset):
+    # A curved page: thin, faint, dashed lines running a pixel or two off straight over
+    # a cell (`slant` px per px) are no straight runs, yet their pieces are no digits.
+    gray = np.full((360, 360), 200, np.uint8)
+    for k in range(10):
+        p, width = k * 40 + offset, (3 if k % 3 == 0 else 1)
+        for q in range(0, 360, 13):
+            a, b = q, q + 9
+            shift_a, shift_b = round(slant * (a - 180)), round(slant * (b - 180))
+            cv2.line(gray, (p + shift_a, a), (p + shift_b, b), 120, width)
+            cv2.line(gray, (a, p + shift_a), (b, p + shift_b), 120, width)
+    _, has_ink = cell_inputs_from_warped(gray)
+    assert not has_ink.any()
