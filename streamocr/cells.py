@@ -22,6 +22,8 @@ MIN_INK_FRAC = 0.008
 MIN_HEIGHT_FRAC = 0.18
 INK_FLOOR = 0.15  # ink is at least this share of the grid's ink contrast darker than its paper
 SHADE_MARGIN = 0.1  # a cell this share of the ink contrast darker than the paper is shaded
+# Ink whose darkest pixel is under this share of the grid's contrast is shown faint.
+FAINT_PEAK = 0.35
 
 
 def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
@@ -217,7 +219,9 @@ def isolate_digit(
     peak = digit.max()
     if peak <= 0:
         return out, False
-    digit = digit / peak
+    # Scaled to full brightness, unless the cell's darkest ink is faint next to the grid's
+    # ink (print showing through from the back of the page): that faintness is kept.
+    digit = digit / max(peak, FAINT_PEAK)
     h, w = digit.shape
     scale = _DIGIT_BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -6,6 +6,7 @@ import pytest
 from builders import PUZZLE, synthetic_photo
 
 from streamocr.cells import (
+    FAINT_PEAK,
     MODEL_SIDE,
     cell_inputs,
     cell_inputs_from_warped,
@@ -60,6 +61,19 @@ def test_isolate_digit_cases(draw, expect_ink):
     strength = binary.astype(np.float32) / 255
     _, has_ink = isolate_digit(binary, strength)
     assert has_ink is expect_ink
+
+
+@pytest.mark.parametrize("level", [1.0, 0.6, 0.2])
+def test_ink_is_scaled_to_full_unless_faint_next_to_the_grid(level):
+    # A digit a little lighter than the grid's ink is shown at full scale; ink far fainter
+    # (print showing through from the back of the page) keeps its faintness for the model.
+    binary = np.zeros((40, 40), np.uint8)
+    binary[8:32, 16:24] = 255
+    strength = binary.astype(np.float32) / 255 * level
+    out, has_ink = isolate_digit(binary, strength)
+    assert has_ink
+    expected = 1.0 if level >= FAINT_PEAK else level / FAINT_PEAK
+    assert out.max() == pytest.approx(expected, abs=0.02)
 
 
 def _warped_grid_with_blob(line_offset_px=0):

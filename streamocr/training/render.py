@@ -35,6 +35,7 @@ _NOTO_LATIN = (
 H = 64  # cell side of the high-resolution drawing
 GLYPH_H = 96  # height glyphs are pre-rendered at
 WARP_CELL = 40  # the reader's warped cell side
+DEFOCUS_SHARE = 0.35  # grids blurred again at the camera's resolution
 
 
 # --- glyph banks -----------------------------------------------------------------------
@@ -119,6 +120,38 @@ def printed_bank(fonts: list[Path], log=print) -> tuple[list[list[np.ndarray]], 
         names.append(path.name)
     log(f"fonts: {len(bank)} distinct digit sets from {len(fonts)} font files")
     return bank, names
+
+
+HERSHEY_FACES = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_COMPLEX_SMALL,
+)
+
+
+def hershey_bank() -> list[list[np.ndarray]]:
+    """Digits 1..9 of OpenCV's Hershey stroke fonts (plotter-style print), light and bold.
+
+    Stroke fonts drawn bold have digits no outline font has (a "1" with a foot as wide as
+    a slab serif's); they are also what the tests' synthetic pages are printed in.
+    """
+    bank: list[list[np.ndarray]] = []
+    for face in HERSHEY_FACES:
+        (_, height), _ = cv2.getTextSize("8", face, 1.0, 1)
+        scale = GLYPH_H / height
+        for weight in (0.04, 0.11):
+            thickness = max(1, round(weight * GLYPH_H))
+            glyphs = []
+            for digit in range(1, 10):
+                img = np.zeros((GLYPH_H * 3, GLYPH_H * 3), np.uint8)
+                origin = (GLYPH_H // 2, 2 * GLYPH_H)
+                cv2.putText(img, str(digit), origin, face, scale, 255, thickness, cv2.LINE_AA)
+                glyphs.append(_crop(img.astype(np.float32) / 255.0))
+            bank.append(glyphs)
+    return bank
 
 
 def handwritten_bank() -> list[list[np.ndarray]]:
@@ -435,6 +468,11 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
         (max(8, round(n * fx)), max(8, round(n * fy))),
         interpolation=cv2.INTER_AREA if rng.random() < 0.7 else cv2.INTER_LINEAR,
     )
+    # Out of focus at the camera's own resolution: the digits of a small grid become the
+    # soft blobs a webcam shows, whatever the resolution of the page.
+    if rng.random() < DEFOCUS_SHARE:
+        cell = grid_px / 9
+        small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.02, 0.09) * cell)
     small += rng.normal(0, rng.uniform(0, 7), size=small.shape).astype(np.float32)
     small = np.clip(small, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:

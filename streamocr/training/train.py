@@ -66,11 +66,11 @@ def _cached(name: str, params: dict, make):
 
 
 def synthetic_data(grids: int, seed: int, workers: int):
-    from .render import Banks, find_fonts, handwritten_bank, printed_bank
+    from .render import Banks, find_fonts, handwritten_bank, hershey_bank, printed_bank
 
     def make():
         printed, _ = printed_bank(find_fonts(), log=log)
-        banks = Banks(printed, handwritten_bank())
+        banks = Banks(printed + hershey_bank(), handwritten_bank())
         from .render import synthetic_cells
 
         return synthetic_cells(grids, banks, seed=seed, workers=workers)
@@ -219,12 +219,56 @@ def latency_ms(path: Path, threads: int = 1, runs: int = 300) -> float:
     return float(np.median(times) * 1000)
 
 
+def train_member(args, seed: int):
+    """One member of the ensemble: its data (drawn with `seed`) and its training."""
+    xs, ys = synthetic_data(args.grids, seed, args.workers)
+    # A first model, on synthetic cells only, judges which photos match their labels.
+    judge_key = f"synthetic-{args.grids}-{seed}-e{args.judge_epochs}"
+    judge = None
+    if not _real_cached(args.jitters, seed, judge_key):
+        log("training a first model on synthetic cells to check the photos' labels")
+        judge = train(xs, ys.astype(np.int64), np.ones(len(ys)), args.judge_epochs, seed)
+    xr, yr = real_data(args.jitters, seed, judge, judge_key)
+    log(f"synthetic cells by class {np.bincount(ys, minlength=10).tolist()}")
+    log(f"real cells by class      {np.bincount(yr, minlength=10).tolist()}")
+    x = np.concatenate([xs, xr])
+    y = np.concatenate([ys, yr]).astype(np.int64)
+    w = np.concatenate([np.ones(len(ys)), np.full(len(yr), args.real_weight)])
+    return train(x, y, w, args.epochs, seed)
+
+
+def ensemble(members: list):
+    """One model whose output is the log of the members' mean probabilities.
+
+    `DigitRecognizer` applies the softmax, which turns that back into the mean.
+    """
+    import torch
+    import torch.nn as nn
+
+    class Ensemble(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(members)
+
+        def forward(self, x):
+            probabilities = torch.stack([m(x).softmax(dim=1) for m in self.members])
+            return torch.log(probabilities.mean(dim=0))
+
+    return Ensemble().eval()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the digit model and export it to ONNX.")
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--grids", type=int, default=5000, help="synthetic grids to render")
     ap.add_argument("--jitters", type=int, default=6, help="jittered cuts per real page")
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument(
+        "--members",
+        type=int,
+        default=2,
+        help="models trained (seeds SEED, SEED+1, ...) whose probabilities are averaged",
+    )
     ap.add_argument(
         "--real-weight",
         type=float,
@@ -246,27 +290,17 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(2)
     t0 = time.time()
-    xs, ys = synthetic_data(args.grids, args.seed, args.workers)
-    # A first model, on synthetic cells only, judges which photos match their labels.
-    judge_key = f"synthetic-{args.grids}-{args.seed}-e{args.judge_epochs}"
-    judge = None
-    if not _real_cached(args.jitters, args.seed, judge_key):
-        log("training a first model on synthetic cells to check the photos' labels")
-        judge = train(xs, ys.astype(np.int64), np.ones(len(ys)), args.judge_epochs, args.seed)
-    xr, yr = real_data(args.jitters, args.seed, judge, judge_key)
-    log(f"synthetic cells by class {np.bincount(ys, minlength=10).tolist()}")
-    log(f"real cells by class      {np.bincount(yr, minlength=10).tolist()}")
-    x = np.concatenate([xs, xr])
-    y = np.concatenate([ys, yr]).astype(np.int64)
-    w = np.concatenate([np.ones(len(ys)), np.full(len(yr), args.real_weight)])
+    members = []
+    for k in range(args.members):
+        log(f"member {k + 1}/{args.members} (seed {args.seed + k})")
+        members.append(train_member(args, args.seed + k))
+    model = members[0].eval() if len(members) == 1 else ensemble(members)
     t1 = time.time()
-    model = train(x, y, w, args.epochs, args.seed)
-    t2 = time.time()
     out = Path(args.out)
     export(model, out)
     params = sum(p.numel() for p in model.parameters())
     log(f"exported {out}: {params} parameters, {out.stat().st_size} bytes")
-    log(f"data {t1 - t0:.0f} s, training {t2 - t1:.0f} s")
+    log(f"data and training {t1 - t0:.0f} s")
     for th in (1, 2):
         log(f"batch of 81 cells, {th} thread(s): {latency_ms(out, th):.2f} ms (median)")
     if not args.no_eval:
