@@ -35,6 +35,7 @@ from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
 _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
 _RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
+_RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least this surely
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,12 @@ class CellEvidence:
         # a dim frame, without which the puzzle often still has exactly one solution.
         top = probabilities.max(axis=1)
         unsure = (top < s.fast_confirm_prob) | (ink & (digits == 0) & (top < s.contradict_prob))
-        # A few unsure cells may ride along when they read as digits: a misread digit
-        # almost always breaks a rule; an unsure "empty" could hide a given unnoticed.
+        # A few unsure cells may ride along when they read as digits, each more likely than
+        # all its other readings together: a misread digit almost always breaks a rule (a
+        # blurred 9 read as a 5 at p = 0.49 may not); an unsure "empty" could hide a given.
         if unsure.sum() > s.fast_confirm_unsure or np.any(digits[unsure] == 0):
+            return
+        if np.any(top[unsure] < _RIDE_ALONG):
             return
         leading = self.evidence.argmax(axis=1)
         undecided = ~self.decided

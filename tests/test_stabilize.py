@@ -544,6 +544,18 @@ def test_a_first_frame_torn_between_two_digits_in_a_cell_is_not_confirmed_at_onc
     assert shown is None
 
 
+def test_a_first_frame_misreading_a_given_less_than_even_odds_is_not_confirmed_at_once():
+    # A blurred given read as another digit at p = 0.49, its own digit the runner-up at
+    # half that: the puzzle still has one solution, yet a reading not even more likely
+    # than all the others together may not ride along with the solver's check.
+    cell, digit, misread = _misread_keeping_one_solution()
+    p = _probs(TRUTH)
+    p[cell] = 0.27 / 8
+    p[cell, digit], p[cell, TRUTH[cell]] = 0.49, 0.24
+    shown = _shown(Stabilizer().update([_obs(p)]))
+    assert shown is None
+
+
 def test_a_wavering_given_is_settled_as_soon_as_its_lead_over_empty_suffices():
     # A given read as itself (0.7) or as empty (0.2), frame after frame, that the puzzle
     # could do without: the rules settle it once its lead over empty reaches
