@@ -532,26 +532,24 @@ def test_a_misread_given_that_keeps_one_solution_is_not_confirmed_by_the_rules()
     assert wrong not in shown
 
 
-def test_a_first_frame_torn_between_two_digits_in_a_cell_is_not_confirmed_at_once():
-    # Everything read surely but one given, read as a digit that keeps one solution and
-    # as itself about equally (0.34 / 0.33): the frame does not say which, so its solver
-    # check cannot vouch for the reading.
+@pytest.mark.parametrize(
+    "misread_p, own_p",
+    [
+        # Read as a digit that keeps one solution and as itself about equally: the frame
+        # does not say which, so its solver check cannot vouch for the reading.
+        (0.34, 0.33),
+        # A blurred given read as another digit at 0.49, its own digit the runner-up at half
+        # that: a reading not even more likely than all the others together may not ride
+        # along with the solver's check either.
+        (0.49, 0.24),
+    ],
+)
+def test_a_first_frame_misreading_a_given_unsurely_is_not_confirmed_at_once(misread_p, own_p):
+    # Everything read surely but one given; the puzzle has one solution either way.
     cell, digit, _ = _misread_keeping_one_solution()
     p = _probs(TRUTH)
-    p[cell] = 0.33 / 8
-    p[cell, digit], p[cell, TRUTH[cell]] = 0.34, 0.33
-    shown = _shown(Stabilizer().update([_obs(p)]))
-    assert shown is None
-
-
-def test_a_first_frame_misreading_a_given_less_than_even_odds_is_not_confirmed_at_once():
-    # A blurred given read as another digit at p = 0.49, its own digit the runner-up at
-    # half that: the puzzle still has one solution, yet a reading not even more likely
-    # than all the others together may not ride along with the solver's check.
-    cell, digit, misread = _misread_keeping_one_solution()
-    p = _probs(TRUTH)
-    p[cell] = 0.27 / 8
-    p[cell, digit], p[cell, TRUTH[cell]] = 0.49, 0.24
+    p[cell] = (1 - misread_p - own_p) / 8
+    p[cell, digit], p[cell, TRUTH[cell]] = misread_p, own_p
     shown = _shown(Stabilizer().update([_obs(p)]))
     assert shown is None
 
