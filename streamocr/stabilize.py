@@ -182,9 +182,11 @@ class CellEvidence:
         # A few unsure cells may ride along when they read as digits, each more likely than
         # all its other readings together: a misread digit almost always breaks a rule (a
         # blurred 9 read as a 5 at p = 0.49 may not); an unsure "empty" could hide a given.
-        if unsure.sum() > s.fast_confirm_unsure or np.any(digits[unsure] == 0):
-            return
-        if np.any(top[unsure] < _RIDE_ALONG):
+        if (
+            unsure.sum() > s.fast_confirm_unsure
+            or np.any(digits[unsure] == 0)
+            or np.any(top[unsure] < _RIDE_ALONG)
+        ):
             return
         leading = self.evidence.argmax(axis=1)
         undecided = ~self.decided
