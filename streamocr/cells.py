@@ -54,41 +54,50 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     # than the paper and let the model call specks and show-through empty.
     binary[strength < INK_FLOOR] = 0
     # Grid lines: long straight runs, far longer than any digit stroke. Removing them
-    # before cells are cut keeps their remnants from looking like ink in a cell.
-    # Runs of most of a cell count as lines only where the grid's lines should be (near
-    # every cell_px of the warped grid): elsewhere such a run is as likely a blurred digit
-    # merged with the line below it, which must not lose a stripe down its middle. Away
-    # from there, only runs of more than a cell are lines (a misplaced outline's lines).
-    horizontal = straight_runs(binary, (1, int(cell_px * 0.85)))
-    vertical = straight_runs(binary, (int(cell_px * 0.85), 1))
+    # before cells are cut keeps their remnants from looking like ink in a cell. The
+    # horizontal lines are the vertical ones of the transposed grid.
+    v_lines, v_bent, v_thin = _vertical_line_ink(binary, cell_px)
+    h_lines, h_bent, h_thin = (
+        np.ascontiguousarray(a.T)
+        for a in _vertical_line_ink(np.ascontiguousarray(binary.T), cell_px)
+    )
+    square = np.ones((3, 3), np.uint8)
+    lines = cv2.dilate(h_lines | v_lines, square)
+    # Bent lines take only thin ink with them (a blurred digit beside one keeps its edge).
+    lines |= cv2.dilate(h_bent | v_bent, square) & (h_thin | v_thin)
+    binary[lines > 0] = 0
+    return binary, strength
+
+
+def _vertical_line_ink(
+    binary: np.ndarray, cell_px: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vertical grid lines of a warped grid's ink: (lines, bent lines, thin ink).
+
+    Runs of most of a cell count as lines only where the grid's lines should be (near
+    every cell_px of the warped grid): elsewhere such a run is as likely a blurred digit
+    merged with the line below it, which must not lose a stripe down its middle. Away from
+    there, only runs of more than a cell are lines (a misplaced outline's lines).
+    """
+    run = int(cell_px * 0.85)
+    lines = straight_runs(binary, (run, 1))
     # A faint, thin line breaks into dashes when thresholded, and its pieces would stay in
     # the cells as strokes: runs are also measured with short gaps bridged, among thin
     # ink only (a blurred digit is thick and must not be joined up with specks into one).
     gap, thick = max(2, cell_px // 8), max(3, cell_px // 4)
-    thin_h = binary & ~straight_runs(binary, (thick, 1))
-    thin_v = binary & ~straight_runs(binary, (1, thick))
-    horizontal |= straight_runs(_bridged(thin_h, (1, gap)), (1, int(cell_px * 0.85)))
-    vertical |= straight_runs(_bridged(thin_v, (gap, 1)), (int(cell_px * 0.85), 1))
+    thin = binary & ~straight_runs(binary, (1, thick))
+    lines |= straight_runs(_bridged(thin, (gap, 1)), (run, 1))
     # A curved page bends its lines: a thin line a pixel or two off straight over a cell
     # is still a line. Its straight pieces (dashes, not specks), widened across the line,
-    # find it; only thin ink goes with it (a blurred digit beside it keeps its edge).
-    drift, dash = np.ones((1, 3), np.uint8), max(3, cell_px // 10)
-    dashes_h = cv2.dilate(straight_runs(thin_h, (1, dash)), drift.T)
-    dashes_v = cv2.dilate(straight_runs(thin_v, (dash, 1)), drift)
-    bent_h = straight_runs(_bridged(dashes_h, (1, gap)), (1, int(cell_px * 0.85)))
-    bent_v = straight_runs(_bridged(dashes_v, (gap, 1)), (int(cell_px * 0.85), 1))
-    off_lines = ~_near_lines(binary.shape[0], cell_px)
-    for runs in (horizontal, bent_h):
-        runs[off_lines, :] = 0
-    for runs in (vertical, bent_v):
-        runs[:, off_lines] = 0
-    horizontal |= straight_runs(binary, (1, int(cell_px * 1.5)))
-    vertical |= straight_runs(binary, (int(cell_px * 1.5), 1))
-    square = np.ones((3, 3), np.uint8)
-    lines = cv2.dilate(horizontal | vertical, square)
-    lines |= cv2.dilate(bent_h | bent_v, square) & (thin_h | thin_v)
-    binary[lines > 0] = 0
-    return binary, strength
+    # find it.
+    dashes = straight_runs(thin, (max(3, cell_px // 10), 1))
+    dashes = cv2.dilate(dashes, np.ones((1, 3), np.uint8))
+    bent = straight_runs(_bridged(dashes, (gap, 1)), (run, 1))
+    off_lines = ~_near_lines(binary.shape[1], cell_px)
+    lines[:, off_lines] = 0
+    bent[:, off_lines] = 0
+    lines |= straight_runs(binary, (int(cell_px * 1.5), 1))
+    return lines, bent, thin
 
 
 def _level_shaded_cells(
