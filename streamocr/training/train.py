@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     for k in range(args.members):
         log(f"member {k + 1}/{args.members} (seed {args.seed + k})")
         members.append(train_member(args, args.seed + k))
-    model = members[0].eval() if len(members) == 1 else ensemble(members)
+    model = members[0] if len(members) == 1 else ensemble(members)
     t1 = time.time()
     out = Path(args.out)
     export(model, out)
