@@ -143,11 +143,15 @@ def _longest_sides_quad(polygon: np.ndarray) -> np.ndarray | None:
     return order_corners(np.array(corners, np.float32))
 
 
-def _candidate_quads(binary: np.ndarray, min_area: float) -> list[tuple[np.ndarray, bool]]:
-    """Candidate outlines, each with whether it is extrapolated beyond the ink it fits.
+def _candidate_quads(
+    binary: np.ndarray, min_area: float
+) -> tuple[list[tuple[np.ndarray, bool]], list[np.ndarray]]:
+    """Candidate outlines, and the outlines of the cells' fitted lattices.
 
-    Extrapolated outlines (the sides of a hull extended past a cut-off corner) find a grid
-    whose corner is faint; they lose ties against outlines fitted to ink.
+    Each candidate comes with whether it is extrapolated beyond the ink it fits (the
+    sides of a hull extended past a cut-off corner): those find a grid whose corner is
+    faint, and lose ties against outlines fitted to ink. The lattices' outlines are
+    placed from the cells' centres (`_fitted_lattice_quads`).
     """
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     quads: list[np.ndarray] = []
@@ -163,12 +167,19 @@ def _candidate_quads(binary: np.ndarray, min_area: float) -> list[tuple[np.ndarr
             extrapolated.extend(extended)
         elif min_cell <= area <= max_cell and _is_cell_like(contour, area):
             cells.append(contour)
-    fitted, extended = _cell_cluster_quads(cells)
+    fitted, extended, lattices = _cell_cluster_quads(cells)
     quads.extend(fitted)
     extrapolated.extend(extended)
-    return [(q, False) for q in quads if _quad_shape_ok(q, min_area)] + [
+    candidates = [(q, False) for q in quads if _quad_shape_ok(q, min_area)] + [
         (q, True) for q in extrapolated if _quad_shape_ok(q, min_area)
     ]
+    return candidates, [q for q in lattices if _quad_shape_ok(q, min_area)]
+
+
+def _outlined_by(quad: np.ndarray, others: list[np.ndarray]) -> bool:
+    """Whether one of `others` has all four corners within half a cell of `quad`'s."""
+    half_cell = np.sqrt(max(cv2.contourArea(quad.astype(np.float32)), 1.0)) / 18
+    return any(np.abs(other - quad).max() < half_cell for other in others)
 
 
 def _is_cell_like(contour: np.ndarray, area: float) -> bool:
@@ -176,50 +187,38 @@ def _is_cell_like(contour: np.ndarray, area: float) -> bool:
     return 0.6 < w / h < 1.66 and area > 0.6 * w * h
 
 
-def _cell_cluster_quads(cells: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Outlines of grids whose outer border is broken or cut off by the photo's edge.
+def _cell_cluster_quads(
+    cells: list[np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Outlines of grids whose outer border is broken, cut off by the photo's edge or run
+    into other print.
 
     The holes of a grid's cells are small closed squares in a lattice. Neighbouring,
     similar-sized squares are grouped; the outline of a group is extended by whole cells
     where fewer than nine fit along a side, and each extension becomes a candidate.
+    Where open cells (thin lines broken, a corner run into other print) break a group
+    up or cut its hull's corner, a lattice fitted to the cells' centres places the grid
+    (`_fitted_lattice_quads`).
 
     Returns:
-        The outlines fitted to the groups, and those along their hulls' longest sides.
+        The outlines fitted to the groups' hulls, those along the hulls' longest sides,
+        and those placed by fitted lattices.
     """
     if len(cells) < 12:
-        return [], []
+        return [], [], []
     centers = np.array([c.reshape(-1, 2).mean(axis=0) for c in cells], np.float32)
+    rects = np.array([cv2.boundingRect(c) for c in cells], np.float32)
     sides = np.sqrt([cv2.contourArea(c) for c in cells]).astype(np.float32)
-    parent = list(range(len(cells)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     # Neighbours by the cells' longer side: a grid seen at a slant has oblong cells, and a
     # thick box line between two cells puts their centres further apart.
-    reach = np.array([max(cv2.boundingRect(c)[2:]) for c in cells], np.float32)
+    longer = rects[:, 2:].max(axis=1)
+    reach = np.maximum(longer[:, None], longer[None])
     dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
-    near = dist < 1.5 * np.maximum(reach[:, None], reach[None])
     similar = np.abs(np.log(sides[:, None] / sides[None])) < 0.25
-    for i, j in zip(*np.nonzero(np.triu(near & similar, 1)), strict=True):
-        parent[find(int(i))] = find(int(j))
-    groups: dict[int, list[int]] = {}
-    for i in range(len(cells)):
-        groups.setdefault(find(i), []).append(i)
+    near = (dist < 1.5 * reach) & similar
     quads, extended = [], []
-    for members in groups.values():
-        if len(members) < 12:
-            continue
-        # Keep the lattice's own cells: drop boxes of other sizes chained in at the edge.
-        typical = np.median(sides[members])
-        members = [i for i in members if abs(np.log(sides[i] / typical)) < 0.2]
-        if len(members) < 12:
-            continue
-        d = dist[np.ix_(members, members)] + np.eye(len(members)) * 1e9
-        pitch = float(np.median(d.min(axis=1)))
+    for members in _cell_groups(near, sides, 12):
+        pitch = _pitch(dist, members)
         gap = max(0.0, pitch - float(np.median(sides[members])))
         points = np.concatenate([cells[i].reshape(-1, 2) for i in members]).astype(np.float32)
         # Cells lost at a corner (a faded border) cut the hull's corner off: its four
@@ -229,7 +228,111 @@ def _cell_cluster_quads(cells: list[np.ndarray]) -> tuple[list[np.ndarray], list
             quads.extend(_extend_to_nine(quad, pitch, gap))
         for quad in along_sides:
             extended.extend(_extend_to_nine(quad, pitch, gap))
-    return quads, extended
+    # The lattice is fitted to cells up to one open cell apart, a third of the grid at least,
+    # by the centres of their bounding boxes (the mean of a contour's points leans towards
+    # its ragged sides).
+    loose = (dist < 2.6 * reach) & similar
+    middles = rects[:, :2] + rects[:, 2:] / 2
+    lattices = []
+    for members in _cell_groups(loose, sides, 27):
+        linked = loose[np.ix_(members, members)]
+        lattices.extend(_fitted_lattice_quads(middles[members], linked, _pitch(dist, members)))
+    return quads, extended, lattices
+
+
+def _cell_groups(links: np.ndarray, sides: np.ndarray, least: int) -> list[list[int]]:
+    """Connected groups of `least` to 81 linked cells, each without the squares of other
+    sizes chained in at its edge (boxes, print)."""
+    parent = list(range(len(links)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(links, 1)), strict=True):
+        parent[find(int(i))] = find(int(j))
+    roots = np.array([find(i) for i in range(len(links))])
+    groups = []
+    for root in np.flatnonzero(np.bincount(roots) >= least):
+        members = np.flatnonzero(roots == root)
+        typical = np.median(sides[members])
+        members = members[np.abs(np.log(sides[members] / typical)) < 0.2]
+        if least <= len(members) <= 81:
+            groups.append(members.tolist())
+    return groups
+
+
+def _pitch(dist: np.ndarray, members: list[int]) -> float:
+    """The typical distance from a cell to its nearest neighbour."""
+    d = dist[np.ix_(members, members)] + np.eye(len(members)) * 1e9
+    return float(np.median(d.min(axis=1)))
+
+
+def _fitted_lattice_quads(
+    centers: np.ndarray, linked: np.ndarray, pitch: float
+) -> list[np.ndarray]:
+    """Outlines from a homography fitted to the lattice of the cells' centres.
+
+    Each cell gets whole-number lattice coordinates, walked from neighbour to neighbour
+    along the lattice's two directions; a homography from those coordinates to the
+    centres (RANSAC) then places every line of the grid, however many cells are open or
+    which corner the print around the grid has swallowed. The cells must span all nine
+    rows and columns: where fewer do, which are missing is a guess (a grid half out of
+    view, its outline shifted by a column, would read as a shifted puzzle).
+    """
+    offsets = centers[None] - centers[:, None]  # offsets[a, b] = centre b - centre a
+    length = np.linalg.norm(offsets, axis=2)
+    # The lattice's two directions, from the offsets to nearest neighbours.
+    step = np.where(linked & (length < 1.3 * pitch) & (length > 0.5 * pitch))
+    if len(step[0]) < 12:
+        return []
+    angle = np.arctan2(offsets[step][:, 1], offsets[step][:, 0]) % np.pi
+
+    def apart(direction: float) -> np.ndarray:  # angles from a direction, in [0, pi/2]
+        return np.abs((angle - direction + np.pi / 2) % np.pi - np.pi / 2)
+
+    bins = np.pi / 18
+    first = (np.argmax(np.histogram(angle, bins=18, range=(0, np.pi))[0]) + 0.5) * bins
+    across = apart(first) > np.pi / 5
+    if not across.any():
+        return []
+    second = (np.argmax(np.histogram(angle[across], bins=18, range=(0, np.pi))[0]) + 0.5) * bins
+    basis = []
+    for direction in (first, second):
+        vectors = offsets[step][apart(direction) < np.pi / 12]
+        unit = np.array([np.cos(direction), np.sin(direction)])
+        vectors = vectors * np.sign(vectors @ unit)[:, None]  # one sense along the direction
+        basis.append(np.median(vectors, axis=0))
+    # The step from each cell to each linked one, in whole cells (one open cell between).
+    xy = offsets @ np.linalg.inv(np.column_stack(basis)).T
+    whole = np.round(xy)
+    steps = linked & (np.abs(xy - whole).max(axis=2) < 0.35)
+    steps &= np.isin(np.abs(whole).max(axis=2), (1, 2))
+    whole = whole.astype(np.int64)
+    # Walk the neighbour graph, giving each cell its lattice coordinates.
+    coords: dict[int, np.ndarray] = {int(np.argmax(steps.sum(axis=1))): np.zeros(2, np.int64)}
+    queue = list(coords)
+    while queue:
+        a = queue.pop()
+        for b in np.flatnonzero(steps[a]):
+            if int(b) not in coords:
+                coords[int(b)] = coords[a] + whole[a, b]
+                queue.append(int(b))
+    if len(coords) < 27:
+        return []
+    lattice = np.array(list(coords.values()))
+    src = (lattice + 0.5).astype(np.float32)
+    h, inliers = cv2.findHomography(src, centers[list(coords)], cv2.RANSAC, 0.25 * pitch)
+    if h is None or inliers.sum() < 27:
+        return []
+    kept = lattice[inliers.ravel() > 0]
+    low, high = kept.min(axis=0), kept.max(axis=0) + 1
+    if np.any(high - low != 9):
+        return []
+    box = np.float32([low, (high[0], low[1]), high, (low[0], high[1])])
+    return [order_corners(cv2.perspectiveTransform(box.reshape(-1, 1, 2), h).reshape(4, 2))]
 
 
 def _extend_to_nine(quad: np.ndarray, pitch: float, gap: float) -> list[np.ndarray]:
@@ -354,17 +457,27 @@ class GridFinder:
             cv2.morphologyEx(binarize(small, offset=15.0), cv2.MORPH_CLOSE, kernel),
             _close_along_lines(binary, max(5, max(small.shape) // 60)),
         ]
+        candidates: list[tuple[np.ndarray, bool]] = []
+        lattices: list[np.ndarray] = []
+        for rendering in renderings:
+            found, lattice = _candidate_quads(rendering, min_area)
+            candidates += found
+            lattices += lattice
+        # A lattice places a grid whose own outline is not among the ink's (run into other
+        # print, cut by open cells). Beside that outline it is a worse fit on a curved
+        # page, whose border bends away from the cells' homography.
+        inked = [quad for quad, extrapolated in candidates if not extrapolated]
+        candidates += [(quad, True) for quad in lattices if not _outlined_by(quad, inked)]
         scored: list[tuple[float, np.ndarray, float, bool]] = []
         seen: set[bytes] = set()
-        for rendering in renderings:
-            for quad, extrapolated in _candidate_quads(rendering, min_area):
-                key = np.round(quad / 3).astype(np.int32).tobytes()
-                if key in seen:  # the renderings often agree: score each outline once
-                    continue
-                seen.add(key)
-                score = structure_score(binary, quad)
-                if score >= self.settings.min_score:
-                    scored.append((score, quad, cv2.contourArea(quad), extrapolated))
+        for quad, extrapolated in candidates:
+            key = np.round(quad / 3).astype(np.int32).tobytes()
+            if key in seen:  # the renderings often agree: score each outline once
+                continue
+            seen.add(key)
+            score = structure_score(binary, quad)
+            if score >= self.settings.min_score:
+                scored.append((score, quad, cv2.contourArea(quad), extrapolated))
         # Prefer well structured outlines; among near-equal ones, the larger (the outer
         # border rather than an inner box edge). An extrapolated outline must score
         # clearly better: on dim, noisy frames one shifted by a row of cells can score

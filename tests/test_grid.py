@@ -122,7 +122,7 @@ def test_cells_of_a_blurred_slanted_grid_form_one_lattice():
     cells = [c for c in contours if 50 < cv2.contourArea(c) < 2000]
     cells = [c for c in cells if _is_cell_like(c, cv2.contourArea(c))]
     assert len(cells) == 81
-    fitted, _ = _cell_cluster_quads(cells)
+    fitted, _, _ = _cell_cluster_quads(cells)
     truth = np.float32([[30, 20], [300, 20], [300, 254], [30, 254]])
     assert any(np.abs(quad - truth).max() < 6 for quad in fitted)
 
@@ -145,3 +145,57 @@ def test_an_outline_shifted_by_a_row_scores_below_the_grids_own():
     # A grid cut off by the image's edge is not held to the border it cannot show.
     cut = binary[: 60 + side - 20]
     assert structure_score(cut, own) > 0.4
+
+
+def test_grid_run_into_other_print_with_open_cells_is_placed_by_its_lattice():
+    # The grid's border runs into other print (the previous day's answer above its
+    # top-right corner, a rule down its right side), so its outline is no quadrilateral,
+    # and breaks in the thin lines open the cells of its bottom-right box, so the closed
+    # cells' hull has that corner cut off. The closed cells still lie on one lattice, and
+    # a homography fitted to it places the grid.
+    c = 30
+    grid = render_grid(cell_px=c, seed=1)
+    for k in (7, 8):  # gaps in the thin lines of the bottom-right box
+        for j in (6, 7, 8):
+            grid[c * j + 8 : c * j + 22, c * k - 1 : c * k + 2] = 250
+            grid[c * k - 1 : c * k + 2, c * j + 8 : c * j + 22] = 250
+    m = 40
+    paper = cv2.copyMakeBorder(grid, m, m, m, m, cv2.BORDER_CONSTANT, value=(250, 250, 250))
+    side = grid.shape[0] - 1
+    cv2.rectangle(paper, (m + 150, 4), (m + side, m), (20, 20, 20), -1)  # the answer
+    paper[m : m + side + 1, m + side : m + side + 6] = 20  # the rule
+    paper_corners = np.array([[150, 60], [500, 70], [490, 420], [140, 410]], np.float32)
+    scene, _ = place_in_scene(paper, (640, 480), paper_corners, seed=2, noise=3.0)
+    full = paper.shape[0] - 1
+    square = np.float32([[0, 0], [full, 0], [full, full], [0, full]])
+    to_scene = cv2.getPerspectiveTransform(square, paper_corners)
+    inner = np.float32([[m, m], [m + side, m], [m + side, m + side], [m, m + side]])
+    truth = cv2.perspectiveTransform(inner.reshape(-1, 1, 2), to_scene).reshape(4, 2)
+    detection = GridFinder().detect(scene)
+    assert detection is not None
+    assert np.abs(detection.corners - truth).max() < 4.0
+
+
+def test_a_lattice_places_the_grid_only_when_its_cells_span_all_nine_rows_and_columns():
+    from streamocr.grid import _fitted_lattice_quads
+
+    # Cell centres of a grid seen in perspective, a third of its cells open (not found).
+    corners = np.float32([[100, 80], [420, 95], [400, 400], [90, 380]])
+    to_image = cv2.getPerspectiveTransform(np.float32([[0, 0], [9, 0], [9, 9], [0, 9]]), corners)
+    rng = np.random.default_rng(0)
+    lattice = [(x + 0.5, y + 0.5) for x in range(9) for y in range(9) if rng.random() > 0.33]
+    centers = cv2.perspectiveTransform(np.float32(lattice).reshape(-1, 1, 2), to_image)
+    centers = centers.reshape(-1, 2) + rng.normal(0, 0.5, (len(lattice), 2)).astype(np.float32)
+
+    def fit(points: np.ndarray) -> list[np.ndarray]:
+        dist = np.linalg.norm(points[:, None] - points[None], axis=2)
+        pitch = float(np.median((dist + np.eye(len(points)) * 1e9).min(axis=1)))
+        return _fitted_lattice_quads(points, dist < 2.6 * pitch, pitch)
+
+    quads = fit(centers)
+    assert len(quads) == 1
+    assert np.abs(quads[0] - corners).max() < 3.0
+    # The left three columns out of view: which columns are missing is a guess, and an
+    # outline shifted by a column would read as a shifted puzzle.
+    in_view = np.array([x > 3 for x, _ in lattice])
+    assert fit(centers[in_view]) == []
