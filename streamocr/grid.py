@@ -376,8 +376,12 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     vertical lines at multiples of one ninth, and little in between. Its four borders are
     lines too: an outline shifted by a row of cells fits the inner lines as well as the
     grid's own, but one of its borders runs through the blank margin, and its score is
-    scaled down by that border's weakness (`_BORDER_FULL`). A border outside the image
-    (a grid cut off by the photo's edge) is not held against it.
+    scaled down by that border's weakness (`_BORDER_FULL`). Where that border happens to
+    lie on other print (a rule, a column of text), the band of cells inside it gives it
+    away: the grid's lines do not cross it. The lines' ink across each edge band, as a
+    share of theirs across the whole grid, scales the score the same way. A border outside
+    the image (a grid cut off by the photo's edge), and the band inside it, are not held
+    against it.
     """
     side = float(np.sqrt(max(cv2.contourArea(corners.astype(np.float32)), 1.0)))
     cell = int(np.clip(round(side / 9), _PROBE_CELL, 32))
@@ -389,17 +393,27 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     probe = (probe > 0).astype(np.float32)
     reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(1, 9) * cell - reach
-    scores, borders = [], []  # borders: left, right, top, bottom
+    scores, borders, crossed = [], [], []  # borders: left, right, top, bottom
     for axis in (0, 1):
         profile = probe.mean(axis=axis)
         # Inner lines only: the outer ones also match a plain rectangle.
-        windows = np.lib.stride_tricks.sliding_window_view(profile, 2 * reach + 1)
-        lines = windows[starts].max(axis=1)
+        lines = _line_ink(profile, starts, reach)
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
         # A weak line counts for little: use a low quantile so most lines must be present.
         ranked = np.sort(lines)
         scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - np.median(between)))
         borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
+        # The lines must cross the first and last row (column) of cells too: across a
+        # blank band of paper beyond the grid they stop.
+        first, last = (
+            (probe[:cell], probe[size - cell :])
+            if axis == 0
+            else (probe[:, :cell], probe[:, size - cell :])
+        )
+        full = max(float(lines.mean()), 1e-6)
+        crossed += [
+            _line_ink(band.mean(axis=axis), starts, reach).mean() / full for band in (first, last)
+        ]
     inner = min(scores)
     if inner <= 0:
         return 0.0
@@ -407,7 +421,16 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     shown = _borders_in_image(h, size, binary.shape)
     pairs = zip(borders, shown, strict=True)
     weakest = min(1.0 if seen < 0.5 else ink / seen for ink, seen in pairs)
+    # The bands next to the top, bottom, left and right borders.
+    bands = zip(crossed, shown[[2, 3, 0, 1]], strict=True)
+    weakest = min([weakest] + [share for share, seen in bands if seen >= 0.5])
     return float(np.clip(inner * min(1.0, weakest / _BORDER_FULL), 0.0, 1.0))
+
+
+def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray:
+    """The ink of each line of a profile: its most inked position within `reach`."""
+    windows = np.lib.stride_tricks.sliding_window_view(profile, 2 * reach + 1)
+    return windows[starts].max(axis=1)
 
 
 def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:

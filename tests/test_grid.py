@@ -199,3 +199,23 @@ def test_a_lattice_places_the_grid_only_when_its_cells_span_all_nine_rows_and_co
     # outline shifted by a column would read as a shifted puzzle.
     in_view = np.array([x > 3 for x, _ in lattice])
     assert fit(centers[in_view]) == []
+
+
+def test_an_outline_a_column_past_a_grid_cut_by_the_edge_scores_below_the_grids_own():
+    # The grid's left border lies outside the image and a printed rule runs down the page
+    # one cell to its right: an outline shifted a column right has inked borders (the
+    # first inner line, the rule) and all its inner lines on the lattice. Only the blank
+    # column of paper inside its right border, which no row line crosses, gives it away
+    # (it would read as the puzzle shifted by a column).
+    from streamocr.grid import structure_score
+    from streamocr.preprocess import binarize
+
+    grid = render_grid(cell_px=40, seed=1)
+    image = np.full((440, 480, 3), 245, np.uint8)
+    image[40:401, 0:341] = grid[:, 20:]  # the left border 20 px outside the image
+    image[40:401, 379:382] = 20  # the rule, a cell right of the border at x = 340
+    binary = binarize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    own = np.float32([[-20, 40], [340, 40], [340, 400], [-20, 400]])
+    shifted = own + np.float32([40, 0])
+    assert structure_score(binary, own) > 0.4
+    assert structure_score(binary, shifted) < 0.5 * structure_score(binary, own)
