@@ -91,7 +91,8 @@ class VideoScore:
         flicker: changes of a shown reading while the same puzzle stayed in view.
         wrong_frames: frames showing a reading that is not the puzzle's (in or partly in
             view), or any reading with no puzzle there: the overlay lying.
-        corner_error_px: mean distance of the shown corners from the true ones.
+        corner_error_px: mean distance of the shown corners from the true ones (in the
+            corner order that fits best: the reading's orientation is scored by the digits).
         jitter_px: mean frame-to-frame change of that corner error (motion of the outline
             not explained by the page's own motion).
     """
@@ -195,7 +196,12 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
             flicker += 1
         prev_digits = shown
         if corners is not None and corners.shape == (4, 2):
-            offset = corners - frame.corners
+            # The outline's placement, whichever corner the truth starts from (a clip of a
+            # page photographed upside down lists them from the photo's top-left).
+            offset = min(
+                (np.roll(corners, k, axis=0) - frame.corners for k in range(4)),
+                key=lambda o: float(np.linalg.norm(o, axis=1).mean()),
+            )
             errors.append(float(np.linalg.norm(offset, axis=1).mean()))
             if prev_offset is not None:
                 jitters.append(float(np.linalg.norm(offset - prev_offset, axis=1).mean()))

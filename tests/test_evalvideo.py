@@ -70,6 +70,16 @@ def test_false_grids_corner_error_and_jitter():
     assert score.jitter_px == pytest.approx(1.0)
 
 
+def test_corner_error_is_the_outlines_whichever_corner_the_truth_starts_from():
+    # A page photographed upside down: its truth lists the corners from the photo's
+    # top-left, the reading from the puzzle's (the opposite corner).
+    records = _records([PUZZLE, PUZZLE], dx=[1, 1])
+    for record in records:
+        record["corners"] = record["corners"][2:] + record["corners"][:2]
+    score = score_video(records, _truth([True, True]))
+    assert score.corner_error_px == pytest.approx(1.0)
+
+
 def test_bad_truth_is_rejected_with_a_message():
     with pytest.raises(ValueError, match="corners must have shape"):
         VideoTruth.from_json({"size": [1, 1], "frames": [{"corners": [[0, 0]]}]})
