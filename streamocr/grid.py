@@ -12,6 +12,7 @@ from .types import GridDetection
 
 _PROBE_CELL = 12  # pixels per cell when a candidate's inner structure is probed
 _BORDER_FULL = 0.5  # a border inked along this share of its length or more counts in full
+_LATTICE_CELLS = 27  # cells a lattice is fitted to and must fit, a third of the grid at least
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ def _cell_cluster_quads(
     loose = (dist < 2.6 * reach) & similar
     middles = rects[:, :2] + rects[:, 2:] / 2
     lattices = []
-    for members in _cell_groups(loose, sides, 27):
+    for members in _cell_groups(loose, sides, _LATTICE_CELLS):
         linked = loose[np.ix_(members, members)]
         lattices.extend(_fitted_lattice_quads(middles[members], linked, _pitch(dist, members)))
     return quads, extended, lattices
@@ -320,12 +321,12 @@ def _fitted_lattice_quads(
             if int(b) not in coords:
                 coords[int(b)] = coords[a] + whole[a, b]
                 queue.append(int(b))
-    if len(coords) < 27:
+    if len(coords) < _LATTICE_CELLS:
         return []
     lattice = np.array(list(coords.values()))
     src = (lattice + 0.5).astype(np.float32)
     h, inliers = cv2.findHomography(src, centers[list(coords)], cv2.RANSAC, 0.25 * pitch)
-    if h is None or inliers.sum() < 27:
+    if h is None or inliers.sum() < _LATTICE_CELLS:
         return []
     kept = lattice[inliers.ravel() > 0]
     low, high = kept.min(axis=0), kept.max(axis=0) + 1
@@ -394,8 +395,8 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(1, 9) * cell - reach
     scores, borders, crossed = [], [], []  # borders: left, right, top, bottom
-    for axis in (0, 1):
-        profile = probe.mean(axis=axis)
+    for view in (probe, probe.T):  # the vertical lines, then the horizontal ones
+        profile = view.mean(axis=0)
         # Inner lines only: the outer ones also match a plain rectangle.
         lines = _line_ink(profile, starts, reach)
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
@@ -405,14 +406,10 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
         # The lines must cross the first and last row (column) of cells too: across a
         # blank band of paper beyond the grid they stop.
-        first, last = (
-            (probe[:cell], probe[size - cell :])
-            if axis == 0
-            else (probe[:, :cell], probe[:, size - cell :])
-        )
         full = max(float(lines.mean()), 1e-6)
         crossed += [
-            _line_ink(band.mean(axis=axis), starts, reach).mean() / full for band in (first, last)
+            _line_ink(band.mean(axis=0), starts, reach).mean() / full
+            for band in (view[:cell], view[size - cell :])
         ]
     inner = min(scores)
     if inner <= 0:
