@@ -1,6 +1,6 @@
 """Score the video pipeline on a set of generated clips: the figures of the README's video table.
 
-Builds (once) 300-frame clips of each kind with the tests' clip builder for the given seeds
+Builds (once) 300-frame clips of each kind with the clip builder (`streamocr.synth.clips`) for the given seeds
 and validation pages, runs the pipeline on each exactly as `streamocr eval-video` does, and
 prints one line per clip and a summary per kind (clear = printed and real pages)::
 
@@ -17,12 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from clips import build_kind_clip, score_clip  # noqa: E402
-
-from streamocr.evalvideo import VideoScore  # noqa: E402
-from streamocr.reader import SudokuReader  # noqa: E402
+from streamocr.evalvideo import VideoScore
+from streamocr.reader import SudokuReader
+from streamocr.synth.clips import build_kind_clip, score_clip
 
 KINDS = ("printed", "dim", "switch")
 

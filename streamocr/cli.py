@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="TRUTH.json",
         help="per-frame truth: grid corners, whether the grid is in view, the givens "
-        "(the format tests/clips.py writes)",
+        "(the format streamocr.synth.clips writes)",
     )
     evv.add_argument("--out", type=Path, metavar="FILE.mp4", help="also write the annotated video")
     evv.add_argument("--jsonl", type=Path, metavar="FILE", help="also write the per-frame records")

@@ -41,7 +41,7 @@ class VideoTruth:
 
     @classmethod
     def from_json(cls, data: dict) -> VideoTruth:
-        """Build from the JSON written by the clip builder (tests/clips.py).
+        """Build from the JSON written by the clip builder (streamocr.synth.clips).
 
         Raises:
             ValueError: the data is not in that format (the message says what is wrong).

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from builders import SyntheticPhoto, synthetic_photo  # noqa: E402
+from streamocr.synth.builders import SyntheticPhoto, synthetic_photo  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = REPO.parent / "shared" / "data" / "sudoku_photos"

@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-from builders import PUZZLE, synthetic_photo
 
 from streamocr.cells import (
     FAINT_PEAK,
@@ -14,6 +13,7 @@ from streamocr.cells import (
     isolate_digit,
 )
 from streamocr.grid import homography_for
+from streamocr.synth.builders import PUZZLE, synthetic_photo
 from streamocr.types import GridDetection
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from builders import PUZZLE, SOLUTION
 
 from streamocr.consistency import check_reading
+from streamocr.synth.builders import PUZZLE, SOLUTION
 from streamocr.types import Reading
 
 

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import PUZZLE
-from clips import build_kind_clip, score_clip
 
 from streamocr.evalvideo import VideoTruth, score_video
 from streamocr.recognize import DEFAULT_MODEL
+from streamocr.synth.builders import PUZZLE
+from streamocr.synth.clips import build_kind_clip, score_clip
 
 REPO = Path(__file__).resolve().parent.parent
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")

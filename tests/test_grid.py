@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from builders import place_in_scene, render_grid, synthetic_photo
 
 from streamocr.grid import GridFinder, GridFinderSettings, order_corners, warp_grid
+from streamocr.synth.builders import place_in_scene, render_grid, synthetic_photo
 
 
 @pytest.mark.parametrize("seed", range(6))

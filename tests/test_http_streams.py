@@ -13,10 +13,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from builders import synthetic_photo
 
 from streamocr.errors import SourceError
 from streamocr.sources import open_source
+from streamocr.synth.builders import synthetic_photo
 
 FRAMES = 45
 

@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from builders import render_grid
 
 from streamocr.mesh import straighten
+from streamocr.synth.builders import render_grid
 
 CELL = 40
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from builders import PUZZLE
 
 from streamocr.reader import choose_orientation
+from streamocr.synth.builders import PUZZLE
 
 TRUTH = np.array([int(c) for c in PUZZLE])
 INK = TRUTH != 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from builders import PUZZLE, SOLUTION
 
 from streamocr.grid import homography_for
 from streamocr.overlay import Overlay, OverlayStyle
+from streamocr.synth.builders import PUZZLE, SOLUTION
 from streamocr.types import GridDetection, PuzzleResult, Reading
 
 CORNERS = np.array([[60, 40], [250, 52], [240, 230], [50, 220]], np.float32)

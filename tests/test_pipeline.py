@@ -16,8 +16,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from builders import PUZZLE, render_grid
-from clips import build_clip, h264_writer
 from rtsp_server import free_port
 
 from streamocr.config import PipelineSettings
@@ -27,6 +25,8 @@ from streamocr.reader import SudokuReader
 from streamocr.recognize import DEFAULT_MODEL
 from streamocr.sinks import JsonLinesSink, VideoFileSink
 from streamocr.sources import SourceInfo, VideoSource, open_source
+from streamocr.synth.builders import PUZZLE, render_grid
+from streamocr.synth.clips import build_clip, h264_writer
 
 REPO = Path(__file__).resolve().parent.parent
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")

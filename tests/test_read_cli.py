@@ -7,9 +7,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from builders import PUZZLE, SOLUTION, synthetic_photo
 
 from streamocr.cli import main
+from streamocr.synth.builders import PUZZLE, SOLUTION, synthetic_photo
 
 KEYS = {"path", "found", "corners", "digits", "solution", "confidence", "error"}
 

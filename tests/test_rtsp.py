@@ -9,7 +9,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from builders import synthetic_photo
 from rtsp_server import RtspServer, missing_reason
 
 from streamocr.config import PipelineSettings
@@ -17,6 +16,7 @@ from streamocr.pipeline import VideoPipeline
 from streamocr.reader import SudokuReader
 from streamocr.sinks import VideoFileSink
 from streamocr.sources import open_source
+from streamocr.synth.builders import synthetic_photo
 
 _REASON = missing_reason()
 pytestmark = [

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from builders import PUZZLE, SOLUTION
 
 from streamocr.solve import find_conflicts, solve
+from streamocr.synth.builders import PUZZLE, SOLUTION
 
 HARD = "800000000003600000070090200050007000000045700000100030001000068008500010090000400"
 

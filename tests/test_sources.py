@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from clips import build_clip
 from rtsp_server import free_port
 
 from streamocr.errors import SourceError
 from streamocr.sources import open_source, source_kind
+from streamocr.synth.clips import build_clip
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import PUZZLE, SOLUTION
 
 from streamocr.config import StabilizeSettings, load_config
 from streamocr.errors import ConfigError
 from streamocr.grid import homography_for
 from streamocr.solve import find_conflicts, solve
 from streamocr.stabilize import GridObservation, Stabilizer
+from streamocr.synth.builders import PUZZLE, SOLUTION
 from streamocr.types import GridDetection
 
 CORNERS = np.array([[40, 30], [300, 34], [296, 290], [36, 286]], np.float32)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from builders import render_grid
 
 from streamocr.grid import homography_for
+from streamocr.synth.builders import render_grid
 from streamocr.tracking import GridTracker, roll_to_match, visible_cells
 from streamocr.types import GridDetection
 

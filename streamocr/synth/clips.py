@@ -16,8 +16,8 @@ written as JSON beside the MP4: the format `streamocr eval-video --truth` reads.
 
 Also builds the built-in sample clip of the package::
 
-    .venv/bin/python tests/clips.py streamocr/samples/sudoku_sample.mp4 --sample
-    .venv/bin/python tests/clips.py out/printed.mp4 --kind printed --frames 300
+    .venv/bin/python -m streamocr.synth.clips streamocr/samples/sudoku_sample.mp4 --sample
+    .venv/bin/python -m streamocr.synth.clips out/printed.mp4 --kind printed --frames 300
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,13 +37,18 @@ import av
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from builders import PUZZLE, SOLUTION, place_in_scene, render_grid  # noqa: E402
+from .builders import PUZZLE, SOLUTION, place_in_scene, render_grid
 
 _DESK = (2300, 1100)  # the desk the camera looks at, in desk pixels
 _PAPER_MARGIN = 30
-_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sudoku_photos"
+# The labelled photos beside the checkout (``../shared/data/sudoku_photos``), or where
+# STREAMOCR_PHOTOS points.
+_PHOTOS = Path(
+    os.environ.get(
+        "STREAMOCR_PHOTOS",
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "sudoku_photos",
+    )
+)
 CLIP_KINDS = ("printed", "photo", "dim", "switch", "empty")
 
 
