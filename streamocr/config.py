@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .grid import GridFinderSettings
-from .recognize import DEFAULT_MODEL
+from .resources import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)

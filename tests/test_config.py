@@ -1,13 +1,33 @@
 """Configuration: defaults, TOML files, overrides, errors that name the key."""
 
+import dataclasses
+import tomllib
+
 import pytest
 
-from streamocr.config import load_config
+from streamocr.config import Config, load_config
 from streamocr.errors import ConfigError
+from streamocr.resources import DEFAULT_CONFIG
+
+# Keys configs/default.toml leaves out on purpose: the model's default path is where the
+# package is installed, which a file cannot say.
+UNLISTED = {"recognition.model"}
 
 
 def test_defaults_match_the_shipped_file():
-    assert load_config("configs/default.toml") == load_config(None)
+    assert load_config(DEFAULT_CONFIG) == load_config(None)
+
+
+def test_the_shipped_file_lists_every_key():
+    listed = tomllib.loads(DEFAULT_CONFIG.read_text())
+    documented = {f"{section}.{key}" for section, table in listed.items() for key in table}
+    defaults = Config()
+    keys = {
+        f"{section.name}.{key.name}"
+        for section in dataclasses.fields(defaults)
+        for key in dataclasses.fields(getattr(defaults, section.name))
+    }
+    assert keys - UNLISTED == documented
 
 
 def test_override_changes_one_value():

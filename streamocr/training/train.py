@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recognize import DEFAULT_MODEL
+from ..resources import DEFAULT_MODEL
 
 CACHE = Path(tempfile.gettempdir()) / "streamocr_train_cache"
 DATA_VERSION = 2  # bump when render.py or realcells.py change what they make
