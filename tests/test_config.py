@@ -1,6 +1,8 @@
 """Configuration: defaults, TOML files, overrides, errors that name the key."""
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -28,6 +30,18 @@ def test_the_shipped_file_lists_every_key():
         for key in dataclasses.fields(getattr(defaults, section.name))
     }
     assert keys - UNLISTED == documented
+
+
+def test_loading_a_config_imports_no_vision_or_model_library():
+    # A program that only reads or checks a config must not pay for OpenCV, Numba or ONNX
+    # Runtime (nor need them installed to validate a file).
+    code = (
+        "import sys; from streamocr.config import load_config; "
+        "from streamocr.resources import DEFAULT_CONFIG; load_config(DEFAULT_CONFIG); "
+        "print(sorted(m for m in ('cv2', 'numba', 'onnxruntime') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_override_changes_one_value():
