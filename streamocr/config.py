@@ -296,7 +296,7 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             valid = ", ".join(sorted(fields))
             raise ConfigError(f"unknown config key '{name}' (valid: {valid})")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"config '{name}' must be a table")
             kwargs[key] = _build(hint, value, name)

@@ -166,7 +166,7 @@ class SudokuReader:
 
 def result_record(path: str, result: PuzzleResult) -> dict:
     """The JSON record of `streamocr read --json` for one image."""
-    if not result.found or result.reading is None:
+    if result.detection is None or result.reading is None:  # not found
         return {
             "path": path,
             "found": False,
