@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
+_CHECKOUT_FOLDERS = {"streamocr.models": "models", "streamocr.configs": "configs"}
 
 
 def package_file(package: str, name: str) -> Path:
@@ -21,7 +22,9 @@ def package_file(package: str, name: str) -> Path:
     except ModuleNotFoundError:
         # An editable install made before models/ and configs/ became packages knows no
         # streamocr.models; its checkout still holds the files (`make` reinstalls it).
-        return _CHECKOUT / package.rpartition(".")[2] / name
+        if package not in _CHECKOUT_FOLDERS:
+            raise
+        return _CHECKOUT / _CHECKOUT_FOLDERS[package] / name
 
 
 DEFAULT_MODEL: Path = package_file("streamocr.models", "digits.onnx")

@@ -16,6 +16,7 @@ import av
 import cv2
 import pytest
 
+from streamocr import resources
 from streamocr.resources import DEFAULT_CONFIG, DEFAULT_MODEL
 from streamocr.synth.builders import PUZZLE, SOLUTION, synthetic_photo
 from streamocr.synth.clips import build_clip
@@ -44,6 +45,30 @@ def test_the_data_packages_are_the_top_level_folders():
     # In this checkout's (editable) install the package data are the checkout's own files.
     assert DEFAULT_MODEL.resolve() == REPO / "models" / "digits.onnx"
     assert DEFAULT_CONFIG.resolve() == REPO / "configs" / "default.toml"
+
+
+@pytest.mark.parametrize(
+    "package, name, expected",
+    [
+        ("streamocr.models", "digits.onnx", REPO / "models" / "digits.onnx"),
+        ("streamocr.configs", "default.toml", REPO / "configs" / "default.toml"),
+        ("streamocr.samples", "sudoku_sample.mp4", None),  # not a mapped folder: the error stands
+    ],
+)
+def test_a_stale_editable_install_still_finds_the_checkout_folders(
+    monkeypatch, package, name, expected
+):
+    # An editable install made before models/ and configs/ became packages has no finder
+    # entry for them: importlib.resources cannot import streamocr.models there.
+    def no_such_package(anchor: str):
+        raise ModuleNotFoundError(f"No module named {anchor!r}")
+
+    monkeypatch.setattr(resources, "files", no_such_package)
+    if expected is None:
+        with pytest.raises(ModuleNotFoundError):
+            resources.package_file(package, name)
+    else:
+        assert resources.package_file(package, name) == expected
 
 
 def _copy_sources(dest: Path) -> Path:
@@ -105,14 +130,15 @@ def test_the_wheel_installed_elsewhere_reads_a_photo_and_a_clip(tmp_path):
         [
             venv / "bin" / "python",
             "-c",
-            "import streamocr, streamocr.resources as r; "
-            "print(streamocr.__file__); print(r.DEFAULT_MODEL); print(r.DEFAULT_CONFIG)",
+            "import streamocr, streamocr.resources as r, streamocr.samples as s; "
+            "print(streamocr.__file__); print(r.DEFAULT_MODEL); print(r.DEFAULT_CONFIG); "
+            "print(s.sample_clip())",
         ],
         work,
         env,
     ).stdout.split()
     for path in where:
-        assert Path(path).is_relative_to(_site_packages(venv)), path
+        assert Path(path).is_file() and Path(path).is_relative_to(_site_packages(venv)), path
     assert not Path(where[0]).is_relative_to(REPO)
 
     photo = synthetic_photo(seed=3)
