@@ -123,6 +123,7 @@ class CellEvidence:
         self.shown = np.full(81, UNDECIDED, np.int8)
         self.frames = 0
         self.seen = np.zeros(81, np.int32)  # frames each cell was visible in
+        self.reads = np.zeros((81, DIGIT_CLASSES), np.int32)  # frames read as each, p >= 0.5
         self.peaks = np.zeros((81, DIGIT_CLASSES), np.float32)  # surest reading per class
         self._settle_tried: tuple | None = None
 
@@ -139,6 +140,9 @@ class CellEvidence:
         self.evidence[visible] = s.decay * self.evidence[visible] + logp[visible]
         self.frames += 1
         self.seen += visible
+        top = probabilities.argmax(axis=1)
+        read = visible & (probabilities.max(axis=1) >= _RIVAL_READ)
+        self.reads[np.flatnonzero(read), top[read]] += 1
         order = np.argsort(-self.evidence, axis=1)
         rows = np.arange(81)
         best, second = order[:, 0], order[:, 1]
@@ -323,12 +327,18 @@ class CellEvidence:
         leaves a puzzle with exactly one solution too. For each cell, every other class
         within `vouch_margin` nats of the shown one on the evidence is tried: for an
         empty cell only its solution's digit can pass (any other clashes with the one
-        solution), for a given its other classes are solved. None: no such cell.
+        solution), for a given its other classes are solved. An empty cell read as its
+        solution's digit in a fifth of its frames counts as close too. None: no such cell.
         """
         margin = self.settings.vouch_margin
         rows = np.arange(81)
         shown = digits.astype(np.int64)
         close = self.evidence >= (self.evidence[rows, shown] - margin)[:, None]
+        # An empty cell read as its solution's digit (its top class, p >= 0.5) in a fifth of
+        # its frames, two at least, is likely a given lost in the others (a thin stroke cut
+        # away with the grid lines): a random misread is rarely just that digit.
+        empty = np.flatnonzero(shown == 0)
+        close[empty, solution[empty]] |= self._read_as(empty, solution[empty])
         close[rows, shown] = False
         for cell in np.flatnonzero(close.any(axis=1)):
             if shown[cell] == 0:
@@ -339,6 +349,11 @@ class CellEvidence:
                 if _passes_with(shown, cell, int(other)):
                     return int(cell)
         return None
+
+    def _read_as(self, cells: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """bool per cell: read as its class (top, p >= 0.5) in a fifth of its frames, two
+        at least."""
+        return self.reads[cells, classes] >= np.maximum(2, 0.2 * self.seen[cells])
 
     def contradictions(self, probabilities: np.ndarray, visible: np.ndarray) -> int:
         """Confirmed cells this frame clearly contradicts: new ink, or another digit.
