@@ -164,7 +164,9 @@ def draw_spec(
             faint_lines=int(rng.integers(0, 120)),
         )
     if condition == "hard":
-        low = float(rng.uniform(0.2, 0.3))
+        # A real page is a phone photo of about 640x480 already: at a fifth of a 720-line
+        # frame its digits are beyond reading by eye; from 30% of the height they are not.
+        low = float(rng.uniform(0.2, 0.3)) + (0.1 if page is not None else 0.0)
         return FootageSpec(
             **common,
             share=(low, low + float(rng.uniform(0.03, 0.12))),
