@@ -110,7 +110,7 @@ def test_a_given_read_unsurely_as_empty_is_not_settled_empty():
 def _footage(tmp_path, name, **changes):
     from streamocr.synth.footage import build_footage, draw_spec
 
-    base = draw_spec(changes.pop("condition", "clear"), changes.pop("seed", 1), frames=45)
+    base = draw_spec(changes.pop("condition", "clear"), changes.pop("seed", 1), frames=30)
     spec = dataclasses.replace(base, **changes)
     path = tmp_path / f"{name}.mp4"
     build_footage(path, spec)
