@@ -43,20 +43,15 @@ def _load_config(args: argparse.Namespace):
 
 
 def _make_reader(config):
-    from .grid import GridFinder
     from .reader import SudokuReader
-    from .recognize import DigitRecognizer
 
-    recognizer = DigitRecognizer(
-        config.recognition.model, config.recognition.device, config.recognition.threads
-    )
-    return SudokuReader(GridFinder(config.grid), recognizer)
+    return SudokuReader.from_config(config)
 
 
 def cmd_read(args: argparse.Namespace) -> int:
     """`streamocr read IMAGE...`: print each grid and its solution, or JSON lines."""
     from .photos import load_image
-    from .reader import result_record
+    from .records import error_record, photo_record
 
     reader = _make_reader(_load_config(args))
     failed = False
@@ -65,17 +60,9 @@ def cmd_read(args: argparse.Namespace) -> int:
             image = load_image(path)
         except StreamOCRError as exc:
             failed = True
-            record = {
-                "path": str(path),
-                "found": False,
-                "corners": None,
-                "digits": None,
-                "solution": None,
-                "confidence": None,
-                "error": str(exc),
-            }
+            record = error_record(str(path), str(exc))
         else:
-            record = result_record(str(path), reader.read(image))
+            record = photo_record(str(path), reader.read(image))
         if args.json:
             print(json.dumps(record), flush=True)
         else:
@@ -140,7 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         display=display,
         progress=source_kind(source) == "file" and sys.stderr.isatty(),
     )
-    summary = run_video(source, _make_reader(config), settings, outputs, config.stabilize)
+    summary = run_video(
+        source, _make_reader(config), settings, outputs, config.stabilize, None, config.tracking
+    )
     for line in summary.lines():
         print(f"streamocr: {line}", file=sys.stderr)
     return {"SIGINT": 130, "SIGTERM": 143}.get(summary.stopped_by or "", 0)
@@ -165,7 +154,13 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
         jsonl_path=str(args.jsonl) if args.jsonl else None,
     )
     summary = run_video(
-        str(args.video), _make_reader(config), config.pipeline, outputs, config.stabilize, records
+        str(args.video),
+        _make_reader(config),
+        config.pipeline,
+        outputs,
+        config.stabilize,
+        records,
+        config.tracking,
     )
     score = score_video(records, truth)
     if args.json:

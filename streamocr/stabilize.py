@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
-from .reader import orientation_score, rotate_detection
+from .orientation import orientation_score, rotate_detection
 from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
@@ -36,6 +36,7 @@ UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
 _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
 _RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
 _RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least this surely
+_REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
 
 
 @dataclass(frozen=True)
@@ -575,12 +576,17 @@ class Stabilizer:
                             board.add(observation)
                 self._boards[observation.track_id] = board
             if observation.established:
-                results.append(self._result(observation.detection, board))
+                result = self._result(observation.detection, board)
+                results.append(replace(result, track_id=observation.track_id))
                 if board is not None and board.contradicted_frames:
                     # The frame says this may be another puzzle: show nothing read until
                     # the next frames decide, rather than the old reading.
                     results[-1] = PuzzleResult(
-                        results[-1].detection, None, status="pending", undecided=tuple(range(81))
+                        results[-1].detection,
+                        None,
+                        status="pending",
+                        undecided=tuple(range(81)),
+                        track_id=observation.track_id,
                     )
         results.sort(key=lambda r: r.detection.area, reverse=True)
         return results
@@ -596,7 +602,7 @@ class Stabilizer:
         digits = cells.shown.copy()
         self._remembered[digits.tobytes()] = (digits, self._clock)
         self._remembered.move_to_end(digits.tobytes())
-        while len(self._remembered) > 2 * s.max_grids:
+        while len(self._remembered) > _REMEMBERED_PUZZLES:
             self._remembered.popitem(last=False)
 
     def _recall(self, observation: GridObservation) -> Board | None:
