@@ -172,6 +172,10 @@ class StabilizeSettings:
             leading digit (a given read as empty, an empty cell read as its solution's
             digit), they settle it as the digit only when its evidence leads empty's by
             this much (nats), and never as empty.
+        vouch_margin: a fully confirmed reading with one solution is shown only when no
+            single cell has another class within this many nats of its shown one on the
+            evidence that would also leave exactly one solution (a given dropped or
+            swapped often does); until the evidence separates them, nothing is shown.
         recognize_every: recognise the tracked grids' cells every N frames.
         solve_cache: confirmed readings whose solution is kept (each is solved once).
         recall_frames: a confirmed puzzle whose grid was lost is remembered this many frames;
@@ -194,6 +198,7 @@ class StabilizeSettings:
     settle_max_cells: int = 4
     settle_after_frames: int = 4
     settle_empty_margin: float = 4.0
+    vouch_margin: float = 4.0
     unsolvable_after_frames: int = 4
     recognize_every: int = 1
     solve_cache: int = 64
@@ -233,6 +238,8 @@ class StabilizeSettings:
             )
         if self.settle_after_frames < 1:
             raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
+        if self.vouch_margin < 0:
+            raise ValueError(f"vouch_margin must be >= 0, got {self.vouch_margin}")
         if self.settle_empty_margin < 0:
             raise ValueError(f"settle_empty_margin must be >= 0, got {self.settle_empty_margin}")
         if not 0.5 <= self.contradict_prob < 1:
