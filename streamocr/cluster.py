@@ -215,6 +215,10 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
         ClusterError: Ray is missing, or the cluster cannot be reached (or refused the
             token).
     """
+    if address == "local":
+        # Keep a one-machine cluster on loopback: Ray reads this when it is imported, and
+        # would otherwise bind the host's network interface.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = _import_ray()
     if ray.is_initialized():
         return False
@@ -226,9 +230,6 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
     if address == "local":
         kwargs["address"] = "local"
         kwargs["num_cpus"] = num_cpus
-        # Keep a single-machine cluster on loopback (Ray would bind the host's interface).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        kwargs["_node_ip_address"] = "127.0.0.1"
     elif address == "auto":
         kwargs["address"] = os.environ.get("RAY_ADDRESS") or "auto"
     else:
@@ -270,9 +271,9 @@ def run_on_cluster(
     from .pipeline.progress import FilesProgress
 
     settings = settings or config.pipeline
-    ray = _import_ray()
     n_workers = max(1, min(max_streams, len(jobs)))
     started = connect(address, num_cpus=max(os.cpu_count() or 1, n_workers + 1))
+    ray = _import_ray()
     outcomes: dict[str, StreamOutcome] = {
         job.name: StreamOutcome(job.name, job.source, skipped=True) for job in skipped or []
     }
