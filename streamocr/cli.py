@@ -158,6 +158,7 @@ def _run_many(args: argparse.Namespace, config, settings) -> int:
     """Several streams (or a folder of files) in one process or on a Ray cluster."""
     from .pipeline.control import stop_on_signals
     from .pipeline.jobs import expand_sources, is_complete, plan_jobs, read_sources_file
+    from .sources import source_kind
 
     if args.out is not None or args.jsonl is not None:
         raise InputError("with several sources, give --out-dir DIR instead of --out / --jsonl")
@@ -178,7 +179,11 @@ def _run_many(args: argparse.Namespace, config, settings) -> int:
     jobs = plan_jobs(sources, args.out_dir, video=not args.no_video)
     skipped = [] if args.redo else [job for job in jobs if is_complete(job)]
     todo = [job for job in jobs if job not in skipped]
-    max_streams = args.max_streams or 4
+    # Live sources never end: each needs a place among the open streams from the start.
+    live = sum(1 for job in todo if source_kind(job.source) != "file")
+    if args.max_streams and args.max_streams < live:
+        raise InputError(f"{live} live sources need --max-streams {live} or more")
+    max_streams = args.max_streams or max(4, live)
     progress = sys.stderr.isatty()
     if args.cluster:
         from .cluster import run_on_cluster

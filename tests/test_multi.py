@@ -256,6 +256,7 @@ def test_cli_reports_each_stream_and_exits_with_the_failure(clips, tmp_path):
         (["a.mp4", "b.mp4"], "several sources need --out-dir"),
         (["a.mp4", "b.mp4", "--out", "x.mp4", "--out-dir", "o"], "instead of --out"),
         (["a.mp4", "--max-streams", "2"], "--max-streams needs several sources"),
+        (["0", "1", "rtsp://a/b", "--out-dir", "o", "--max-streams", "2"], "3 live sources"),
     ],
 )
 def test_bad_many_source_arguments_give_one_line(args, message):
