@@ -233,6 +233,7 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
     elif address == "auto":
         kwargs["address"] = os.environ.get("RAY_ADDRESS") or "auto"
     else:
+        _check_reachable(address)
         kwargs["address"] = address
     try:
         ray.init(**kwargs)
@@ -240,6 +241,21 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot start or join the Ray cluster {address!r}: {text}") from None
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once on a head address that does not answer (Ray retries for minutes)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # a Ray Client address or a name Ray resolves itself
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterError(f"cannot reach the Ray head at {address}: {reason}") from None
 
 
 def _recognizer_count(ray) -> tuple[int, bool]:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,22 @@ def test_default_run_never_imports_ray(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+@needs_ray
+def test_unreachable_head_gives_one_line_at_once(tmp_path):
+    from rtsp_server import free_port
+
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "streamocr", "run", str(tmp_path / "a.mp4")]
+        + ["--out-dir", str(tmp_path), "--cluster", f"127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == ClusterError.exit_code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the Ray head at 127.0.0.1:" in lines[0]
+    assert time.monotonic() - start < 60  # Ray alone would retry for minutes
