@@ -15,6 +15,11 @@ A stream that fails (a corrupt file, a camera unplugged, a full disk) is torn do
 and reported; the others go on. At most ``max_open`` streams are open at once; the next
 source is opened when one ends, so a folder of thousands of files runs in bounded memory.
 A failure of the shared model stops every stream.
+
+Memory: each stream's queues hold at most ``stream_queue_size`` frames (default 2: the
+shared model already has the frames of every stream to batch), and large buffers go back
+to the system when freed (`return_frame_memory`), so an extra stream of 720p costs tens of
+megabytes rather than hundreds.
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..config import PipelineSettings, StabilizeSettings
 from ..errors import StreamOCRError
 from ..reader import SudokuReader
-from .control import budget_threads
+from .control import budget_threads, return_frame_memory
 from .jobs import StreamJob, clear_complete, mark_complete
 from .metrics import RunSummary, StageMeter
 from .progress import FilesProgress
@@ -177,6 +182,8 @@ class MultiStreamRunner:
         stabilize: tracking and evidence over frames; None: each frame on its own.
         max_open: most streams open at once (the rest wait their turn).
         progress: show a progress bar over files and frames on stderr.
+        stream_queue_size: cap on each stream's queues, in frames (the settings' sizes
+            apply when smaller).
         records: when given, each stream's records are also kept here by its name.
 
     Example:
@@ -193,12 +200,18 @@ class MultiStreamRunner:
         max_open: int = 4,
         progress: bool = False,
         records: dict[str, list[dict]] | None = None,
+        stream_queue_size: int = 2,
     ) -> None:
         if max_open < 1:
             raise ValueError(f"max_open must be >= 1, got {max_open}")
         self.jobs = list(jobs)
         self.reader = reader
-        self.settings = settings or PipelineSettings()
+        settings = settings or PipelineSettings()
+        self.settings = replace(
+            settings,
+            queue_size=min(settings.queue_size, stream_queue_size),
+            live_queue_size=min(settings.live_queue_size, stream_queue_size),
+        )
         self.stabilize = stabilize
         self.max_open = max_open
         self.progress = progress
@@ -234,6 +247,7 @@ class MultiStreamRunner:
             StreamOCRError: the shared model failed (every stream is stopped first).
         """
         budget_threads(self.settings)
+        return_frame_memory()
         self.reader.warm_up()
         start = time.monotonic()
         outcomes: dict[str, StreamOutcome] = {
