@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             if n == 4:
                 ratios_at_4.append(ratio)
             rss[n] = multi["peak_rss_mb"]
+            if n == args.streams[0] and r == 0:
+                print(f"providers used: {multi['providers']}", flush=True)
+                lines.insert(3, f"Providers used: {multi['providers']}\n")
             row = (
                 f"| {n} | {single['fps']:.2f} | {multi['fps']:.2f} | {ratio:.2f} | "
                 f"{multi['model_ms']:.1f} | {multi['cells']:.0f} | {multi['peak_rss_mb']:.0f} |"

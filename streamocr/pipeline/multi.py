@@ -16,8 +16,8 @@ and reported; the others go on. At most ``max_open`` streams are open at once; t
 source is opened when one ends, so a folder of thousands of files runs in bounded memory.
 A failure of the shared model stops every stream.
 
-Memory: each stream's queues hold at most ``stream_queue_size`` frames (default 2: the
-shared model already has the frames of every stream to batch), and large buffers go back
+Memory: the open streams share one stream's queue budget (``queue_size`` frames a queue,
+at least 2 a stream: the shared model already has every stream's frames to batch), and large buffers go back
 to the system when freed (`return_frame_memory`), so an extra stream of 720p costs tens of
 megabytes rather than hundreds.
 """
@@ -182,8 +182,8 @@ class MultiStreamRunner:
         stabilize: tracking and evidence over frames; None: each frame on its own.
         max_open: most streams open at once (the rest wait their turn).
         progress: show a progress bar over files and frames on stderr.
-        stream_queue_size: cap on each stream's queues, in frames (the settings' sizes
-            apply when smaller).
+        stream_queue_size: least queue size of a stream, in frames: the open streams share
+            ``queue_size`` frames a queue, but each gets at least this many.
         records: when given, each stream's records are also kept here by its name.
 
     Example:
@@ -207,10 +207,13 @@ class MultiStreamRunner:
         self.jobs = list(jobs)
         self.reader = reader
         settings = settings or PipelineSettings()
+        # The open streams share the one stream's queue budget (at least 2 frames each).
+        open_streams = max(1, min(max_open, len(self.jobs)))
+        cap = max(stream_queue_size, settings.queue_size // open_streams)
         self.settings = replace(
             settings,
-            queue_size=min(settings.queue_size, stream_queue_size),
-            live_queue_size=min(settings.live_queue_size, stream_queue_size),
+            queue_size=min(settings.queue_size, cap),
+            live_queue_size=min(settings.live_queue_size, cap),
         )
         self.stabilize = stabilize
         self.max_open = max_open
