@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import StreamOCRError
+from .errors import InputError, StreamOCRError
 
 log = logging.getLogger("streamocr")
 
@@ -106,8 +106,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _many_sources(args: argparse.Namespace) -> bool:
+    """Whether `run` serves several streams: more than one source, a sources file, an
+    output folder, a folder or a glob, or a cluster."""
+    import glob
+    import os
+
+    if len(args.sources) > 1 or args.sources_file or args.out_dir or args.cluster:
+        return True
+    return bool(args.sources) and (
+        os.path.isdir(args.sources[0])
+        or (not os.path.exists(args.sources[0]) and glob.has_magic(args.sources[0]))
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """`streamocr run [SOURCE]`: read a video, camera or stream; write the annotated video."""
+    """`streamocr run [SOURCE ...]`: read videos, cameras or streams; write the annotated
+    videos."""
     import dataclasses
 
     from .pipeline import RunOutputs, run_video
@@ -119,7 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = config.pipeline
     if args.policy:
         settings = dataclasses.replace(settings, policy=args.policy)
-    source = args.source if args.source is not None else str(sample_clip())
+    if _many_sources(args):
+        return _run_many(args, config, settings)
+    for flag in ("max_streams", "redo", "no_video"):
+        if getattr(args, flag):
+            option = "--" + flag.replace("_", "-")
+            raise InputError(f"{option} needs several sources or --out-dir")
+    source = args.sources[0] if args.sources else str(sample_clip())
     display = display_available() if args.display is None else args.display
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -135,9 +156,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     return {"SIGINT": 130, "SIGTERM": 143}.get(summary.stopped_by or "", 0)
 
 
+def _run_many(args: argparse.Namespace, config, settings) -> int:
+    """Several streams (or a folder of files) in one process or on a Ray cluster."""
+    from .pipeline.control import stop_on_signals
+    from .pipeline.jobs import expand_sources, is_complete, plan_jobs, read_sources_file
+    from .sources import source_kind
+
+    if args.out is not None or args.jsonl is not None:
+        raise InputError("with several sources, give --out-dir DIR instead of --out / --jsonl")
+    if args.display:
+        raise InputError("--display shows one stream; run several streams without it")
+    if args.out_dir is None:
+        raise InputError("several sources need --out-dir DIR (outputs DIR/<name>.mp4, .jsonl)")
+    specs = list(args.sources)
+    if args.sources_file:
+        specs += read_sources_file(args.sources_file)
+    if not specs:
+        raise InputError("no sources given")
+    sources = expand_sources(specs)
+    try:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output folder {args.out_dir}: {exc}") from None
+    jobs = plan_jobs(sources, args.out_dir, video=not args.no_video)
+    skipped = [] if args.redo else [job for job in jobs if is_complete(job)]
+    todo = [job for job in jobs if job not in skipped]
+    # Live sources never end: each needs a place among the open streams from the start.
+    live = sum(1 for job in todo if source_kind(job.source) != "file")
+    if args.max_streams and args.max_streams < live:
+        raise InputError(f"{live} live sources need --max-streams {live} or more")
+    max_streams = args.max_streams or max(4, live)
+    progress = sys.stderr.isatty()
+    if args.cluster:
+        from .cluster import run_on_cluster
+
+        summary = run_on_cluster(
+            todo,
+            config,
+            args.cluster,
+            max_streams,
+            settings=settings,
+            skipped=skipped,
+            progress=progress,
+        )
+    else:
+        from .pipeline.multi import MultiStreamRunner
+
+        runner = MultiStreamRunner(
+            todo,
+            _make_reader(config),
+            settings,
+            config.stabilize,
+            max_streams,
+            progress,
+            tracking=config.tracking,
+        )
+        with stop_on_signals(runner):
+            summary = runner.run(skipped)
+    for line in summary.lines():
+        print(f"streamocr: {line}", file=sys.stderr)
+    return summary.exit_code
+
+
 def cmd_eval_video(args: argparse.Namespace) -> int:
     """`streamocr eval-video VIDEO --truth TRUTH.json`: run a clip and score it."""
-    from .errors import InputError
     from .evalvideo import VideoTruth, score_video
     from .pipeline import RunOutputs, run_video
 
@@ -171,6 +253,16 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(f"streamocr: {line}", file=sys.stderr)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,11 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="read Sudoku puzzles in a video, camera or stream")
     run.add_argument(
-        "source",
-        nargs="?",
+        "sources",
+        nargs="*",
         metavar="SOURCE",
         help="video file, camera (0, /dev/video0), rtsp:// or http(s):// stream "
-        "(default: the built-in sample clip)",
+        "(default: the built-in sample clip); several, a folder or a glob run as several "
+        "streams with one shared model (needs --out-dir)",
     )
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="write the annotated video")
     run.add_argument("--jsonl", type=Path, metavar="FILE", help="write one JSON line per frame")
@@ -233,6 +326,41 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["wait", "drop"],
         help="full queues: wait (never drop) or drop the oldest frames (default: wait for "
         "files, drop for live sources)",
+    )
+    many = run.add_argument_group("several streams")
+    many.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/<name>.mp4 and DIR/<name>.jsonl for each source",
+    )
+    many.add_argument(
+        "--sources",
+        dest="sources_file",
+        type=Path,
+        metavar="FILE",
+        help="read more sources from FILE, one a line (# comments)",
+    )
+    many.add_argument(
+        "--max-streams",
+        type=_positive_int,
+        metavar="N",
+        help="most streams open at once; the others wait their turn (default: 4)",
+    )
+    many.add_argument(
+        "--redo",
+        action="store_true",
+        help="process files whose outputs an earlier run completed (default: skip them)",
+    )
+    many.add_argument(
+        "--no-video", action="store_true", help="write only the JSON lines, no annotated video"
+    )
+    many.add_argument(
+        "--cluster",
+        metavar="local|auto|ADDRESS",
+        help="run the streams on Ray (pip install 'streamocr[cluster]'): local starts a "
+        "cluster for this run, auto joins the running one (or RAY_ADDRESS), ADDRESS "
+        "joins that head node",
     )
     _add_config_args(run)
     run.set_defaults(func=cmd_run)

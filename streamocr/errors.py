@@ -35,3 +35,9 @@ class SinkError(StreamOCRError):
     """An output (video file, JSON lines) cannot be written."""
 
     exit_code = 6
+
+
+class ClusterError(StreamOCRError):
+    """Ray is not installed, or the cluster cannot be started, reached or used."""
+
+    exit_code = 7

@@ -40,6 +40,44 @@ class ProgressBar:
             self.stream.flush()
 
 
+class FilesProgress:
+    """A one-line progress bar over the files of a many-file run: files, frames, fps, ETA."""
+
+    def __init__(self, files: int, stream: TextIO = sys.stderr, width: int = 24) -> None:
+        self.files = files
+        self.stream = stream
+        self.width = width
+        self.files_done = 0
+        self._start = time.monotonic()
+        self._shown = False
+
+    def file_done(self) -> None:
+        """Count one more file ended (done, failed or skipped)."""
+        self.files_done += 1
+
+    def update(self, frames: int) -> None:
+        """Redraw the line for `frames` frames written so far."""
+        elapsed = time.monotonic() - self._start
+        fps = frames / elapsed if elapsed > 0 else 0.0
+        share = min(1.0, self.files_done / self.files) if self.files else 1.0
+        filled = int(share * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        eta = elapsed * (1.0 - share) / share if share > 0 else 0.0
+        text = (
+            f"[{bar}] {self.files_done}/{self.files} files, {frames} frames "
+            f"{fps:5.1f} fps ETA {_clock(eta)}"
+        )
+        self.stream.write("\r" + text + " ")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        """End the line."""
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 def _clock(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"

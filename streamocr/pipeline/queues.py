@@ -21,10 +21,18 @@ class StageQueue:
         maxsize: capacity in items.
         drop_oldest: when full, drop the oldest item (and count it) instead of waiting.
         abort: set when the run is torn down; a waiting `put` or `get` then raises.
+        ready: an event set on every `put`, for a consumer that serves several queues.
     """
 
-    def __init__(self, maxsize: int, drop_oldest: bool, abort: threading.Event) -> None:
+    def __init__(
+        self,
+        maxsize: int,
+        drop_oldest: bool,
+        abort: threading.Event,
+        ready: threading.Event | None = None,
+    ) -> None:
         self.maxsize = maxsize
+        self._ready = ready
         self.drop_oldest = drop_oldest
         self.dropped = 0
         self._items: deque[Any] = deque()
@@ -44,6 +52,8 @@ class StageQueue:
                 self._cond.wait(POLL_S)
             self._items.append(item)
             self._cond.notify_all()
+        if self._ready is not None:
+            self._ready.set()
 
     def get(self, timeout_s: float | None = None) -> Any:
         """Remove the oldest item; wait for one up to `timeout_s` (then raise TimeoutError)."""

@@ -35,6 +35,7 @@ import numpy as np
 from ..config import Config, PipelineSettings, StabilizeSettings, TrackingSettings
 from ..overlay import Overlay
 from ..reader import SudokuReader
+from ..recognize import DigitRecognizer
 from ..records import frame_record
 from ..sinks import JsonLinesSink, VideoFileSink, WindowSink
 from ..sources import VideoSource
@@ -98,6 +99,7 @@ class VideoPipeline:
         progress: ProgressBar | None = None,
         stabilize: StabilizeSettings | None = None,
         tracking: TrackingSettings | None = None,
+        cells_ready: threading.Event | None = None,
     ) -> None:
         self.source = source
         self.reader = reader
@@ -123,7 +125,7 @@ class VideoPipeline:
         drop = policy == "drop"
         size = self.settings.live_queue_size if drop else self.settings.queue_size
         self._frames_q = StageQueue(size, drop, self._abort)
-        self._cells_q = StageQueue(size, drop, self._abort)
+        self._cells_q = StageQueue(size, drop, self._abort, cells_ready)
         self._results_q = StageQueue(size, drop, self._abort)
         self._display_q = StageQueue(2, True, self._abort)
         self._meters = {
@@ -133,6 +135,7 @@ class VideoPipeline:
         self.frames_in = 0
         self.frames_out = 0
         self.model_calls = 0
+        self._started_at = 0.0
 
     @property
     def dropped(self) -> int:
@@ -157,34 +160,105 @@ class VideoPipeline:
         # Load the compiled kernels and the model session before the first frame arrives,
         # so a live source does not drop the frames that queue up meanwhile.
         self.reader.warm_up()
-        start = time.monotonic()
-        stages = [
-            ("capture", self._capture),
-            ("process", self._process),
-            ("recognize", self._recognize),
-            ("write", self._write),
-        ]
-        threads = [
-            threading.Thread(target=self._guard, args=(fn,), name=f"streamocr-{name}", daemon=True)
-            for name, fn in stages
-        ]
+        threads: list[threading.Thread] = []
         try:
-            for thread in threads:
-                thread.start()
+            threads = self.start()
             self._supervise(threads[-1])
         except BaseException:
             self._abort.set()
             self.source.stop()
             raise
         finally:
-            for thread in threads[1:]:
-                thread.join()
-            # A source stuck in a network read cannot be interrupted; it is a daemon thread.
-            threads[0].join(timeout=_STOP_GRACE_S)
-            self._close()
+            self._join(threads)
         if self._errors:
             raise self._errors[0]
-        return self._summary(time.monotonic() - start)
+        return self._summary(time.monotonic() - self._started_at)
+
+    def start(self, recognition: bool = True) -> list[threading.Thread]:
+        """Start the stage threads (the writer last) and return them.
+
+        Args:
+            recognition: start this stream's own recognition stage; False when a shared
+                stage (`streamocr.pipeline.multi`) takes its frames with `take_cells` and
+                hands them back with `hand_results`.
+        """
+        self._started_at = time.monotonic()
+        stages = [("capture", self._capture), ("process", self._process)]
+        if recognition:
+            stages.append(("recognize", self._recognize))
+        stages.append(("write", self._write))
+        threads = [
+            threading.Thread(target=self._guard, args=(fn,), name=f"streamocr-{name}", daemon=True)
+            for name, fn in stages
+        ]
+        started = []
+        try:
+            for thread in threads:
+                thread.start()
+                started.append(thread)
+        except BaseException:
+            self._abort.set()
+            self.source.stop()
+            self._join(started)
+            raise
+        return threads
+
+    def finish(self, threads: list[threading.Thread]) -> RunSummary:
+        """Join the threads `start` returned, close the sinks and the source; return the
+        summary, or raise the first error of any stage."""
+        self._join(threads)
+        if self._errors:
+            raise self._errors[0]
+        return self._summary(time.monotonic() - self._started_at)
+
+    def partial_summary(self) -> RunSummary:
+        """The summary of what was done so far (after a failure, for a report)."""
+        return self._summary(time.monotonic() - self._started_at)
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        for thread in threads[1:]:
+            thread.join()
+        # A source stuck in a network read cannot be interrupted; it is a daemon thread.
+        if threads:
+            threads[0].join(timeout=_STOP_GRACE_S)
+        self._close()
+
+    @property
+    def failed(self) -> bool:
+        """Whether a stage failed (or the stream was aborted): its queues no longer move."""
+        return self._abort.is_set()
+
+    def abort(self, error: BaseException | None = None) -> None:
+        """Tear the stream down now (after `error`, kept for `finish` to raise)."""
+        if error is not None and not self._errors:
+            self._errors.append(error)
+        self._abort.set()
+        self.source.stop()
+
+    def take_cells(self, most: int) -> tuple[list[_Work], bool]:
+        """Up to `most` located frames waiting for the model, oldest first, and whether the
+        stream's end was reached (for a shared recognition stage; never waits)."""
+        batch: list[_Work] = []
+        while len(batch) < most:
+            try:
+                work = self._cells_q.get_nowait()
+            except TimeoutError:
+                return batch, False
+            if work is None:
+                return batch, True
+            batch.append(work)
+        return batch, False
+
+    def hand_results(self, batch: list[_Work], ended: bool) -> None:
+        """Pass recognised frames on to the writer, in order; then the end when `ended`.
+
+        Raises:
+            Aborted: the stream was torn down meanwhile.
+        """
+        for work in batch:
+            self._results_q.put(work)
+        if ended:
+            self._results_q.put(None)
 
     def _guard(self, stage: Callable[[], None]) -> None:
         try:
@@ -287,13 +361,7 @@ class VideoPipeline:
 
     def _recognize_batch(self, batch: list[_Work]) -> None:
         """One model call for the cells of every grid of every frame in `batch`."""
-        for work in batch:
-            self.stream.prepare(work.grids or [])
-        grids = [grid for work in batch for grid in work.grids or []]
-        self.model_calls += recognize_grids(self.reader.recognizer, grids)
-        for work in batch:
-            work.results = self.stream.observe(work.grids or [])
-            work.grids = None  # free the cell images early
+        self.model_calls += recognize_frames(self.reader.recognizer, [(self.stream, batch)])
 
     def _write(self) -> None:
         meter = self._meters["write"]
@@ -348,6 +416,24 @@ class VideoPipeline:
         )
 
 
+def recognize_frames(
+    recognizer: DigitRecognizer, batches: list[tuple[StreamReader, list[_Work]]]
+) -> int:
+    """One model call for the cells of every grid of every frame of every stream in
+    `batches`; each stream's frames are prepared and observed by its own `StreamReader`, in
+    order. Returns the model calls made (0 or 1)."""
+    for stream, batch in batches:
+        for work in batch:
+            stream.prepare(work.grids or [])
+    grids = [grid for _, batch in batches for work in batch for grid in work.grids or []]
+    calls = recognize_grids(recognizer, grids)
+    for stream, batch in batches:
+        for work in batch:
+            work.results = stream.observe(work.grids or [])
+            work.grids = None  # free the cell images early
+    return calls
+
+
 class _RecordTee:
     """A JSON-lines sink that also keeps the records in a list (for scoring a run)."""
 
@@ -399,9 +485,31 @@ def run_video(
         SourceError, SinkError, ModelError: with a message for people; outputs already
             written are closed and valid.
     """
+    budget_threads(settings)
+    pipeline = open_stream(
+        source_spec, reader, settings, outputs, stabilize, records, tracking=tracking
+    )
+    with stop_on_signals(pipeline):
+        return pipeline.run()
+
+
+def open_stream(
+    source_spec: str,
+    reader: SudokuReader,
+    settings: PipelineSettings,
+    outputs: RunOutputs,
+    stabilize: StabilizeSettings | None = None,
+    records: list[dict] | None = None,
+    cells_ready: threading.Event | None = None,
+    tracking: TrackingSettings | None = None,
+) -> VideoPipeline:
+    """Open the source and the sinks of one stream; return its (not yet started) pipeline.
+
+    Raises:
+        SourceError, SinkError: with a message for people; whatever was opened is closed.
+    """
     from ..sources import open_source
 
-    budget_threads(settings)
     source = open_source(
         source_spec,
         open_timeout_s=settings.open_timeout_s,
@@ -441,7 +549,7 @@ def run_video(
     if settings.max_frames:
         total = min(total, settings.max_frames) if total else settings.max_frames
     progress = ProgressBar(total) if outputs.progress else None
-    pipeline = VideoPipeline(
+    return VideoPipeline(
         source,
         reader,
         settings,
@@ -451,9 +559,8 @@ def run_video(
         progress=progress,
         stabilize=stabilize,
         tracking=tracking,
+        cells_ready=cells_ready,
     )
-    with stop_on_signals(pipeline):
-        return pipeline.run()
 
 
 def process_video(
