@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import StreamOCRError
+from .errors import SinkError, StreamOCRError
 
 log = logging.getLogger("streamocr")
 
@@ -22,6 +23,17 @@ def _format_grid(digits: str) -> list[str]:
         if r in (2, 5):
             rows.append("")
     return rows
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -55,14 +67,14 @@ def _make_reader(config):
 
 def cmd_read(args: argparse.Namespace) -> int:
     """`streamocr read IMAGE...`: print each grid and its solution, or JSON lines."""
-    from .photos import load_image
+    from .photos import DEFAULT_MAX_PIXELS, load_image
     from .reader import result_record
 
     reader = _make_reader(_load_config(args))
     failed = False
     for path in args.images:
         try:
-            image = load_image(path)
+            image = load_image(path, args.max_pixels or DEFAULT_MAX_PIXELS)
         except StreamOCRError as exc:
             failed = True
             record = {
@@ -119,6 +131,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_file(a: Path | str, b: Path | str) -> bool:
+    """Whether two paths name one file (the same path, a link, or a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_paths(source: str | None, video: Path | None, jsonl: Path | None) -> None:
+    """Refuse outputs that would overwrite the input or each other, before anything opens.
+
+    Also checks the video's extension names a container, so a bad ``--out`` fails here
+    rather than after the run.
+
+    Raises:
+        SinkError: an output is the input file, both outputs are one file, or the video's
+            extension is unknown.
+    """
+    from .sinks import video_format
+    from .sources import source_kind
+
+    if video is not None:
+        video_format(video)
+    is_file = source is not None and source_kind(source) == "file"
+    for flag, path in (("--out", video), ("--jsonl", jsonl)):
+        if path is not None and is_file and _same_file(source, path):
+            raise SinkError(f"{flag} {path} is the input video; writing it would destroy it")
+    if video is not None and jsonl is not None and _same_file(video, jsonl):
+        raise SinkError(f"--out and --jsonl are the same file ({video}); give two paths")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """`streamocr run [SOURCE]`: read a video, camera or stream; write the annotated video."""
     import dataclasses
@@ -133,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.policy:
         settings = dataclasses.replace(settings, policy=args.policy)
     source = args.source if args.source is not None else str(sample_clip())
+    check_output_paths(source, args.out, args.jsonl)
     display = display_available() if args.display is None else args.display
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -153,12 +199,19 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     from .pipeline import RunOutputs, run_video
 
     config = _load_config(args)
+    check_output_paths(str(args.video), args.out, args.jsonl)
     try:
         truth = VideoTruth.from_json(json.loads(args.truth.read_text()))
     except FileNotFoundError:
         raise InputError(f"truth file not found: {args.truth}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise InputError(f"cannot use truth file {args.truth}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, IndexError) as exc:
+        # A JSON file of another shape (a list where a table is expected ...).
+        raise InputError(
+            f"cannot use truth file {args.truth}: not the expected layout "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     records: list[dict] = []
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -189,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     read = sub.add_parser("read", help="read Sudoku grids from photos")
     read.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     read.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    read.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="refuse images with more pixels than this, read from the file's header "
+        "before decoding (default: 64000000)",
+    )
     _add_config_args(read)
     read.set_defaults(func=cmd_read)
 
