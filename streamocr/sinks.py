@@ -166,7 +166,9 @@ class VideoFileSink:
             self.frames_resized += 1
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         if self._first_pts_s is None:
-            self._first_pts_s = pts_s if self.start_at_zero else 0.0
+            # A frame shown before 0 is cut by players (an MP4's edit list starts at 0):
+            # a stream whose clock starts below 0 (raw H.264) is shifted to start at 0.
+            self._first_pts_s = pts_s if self.start_at_zero or pts_s < 0 else 0.0
         pts = round((pts_s - self._first_pts_s) / self.time_base)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # the container needs strictly increasing timestamps
