@@ -332,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except StreamOCRError as exc:
+        if exc.summary is not None:
+            for line in exc.summary.lines():
+                print(f"streamocr: {line}", file=sys.stderr)
         print(f"streamocr: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:

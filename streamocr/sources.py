@@ -289,7 +289,14 @@ class PyAVSource(VideoSource):
     def _decode(self) -> Iterator[tuple[np.ndarray, float]]:
         stream = self._stream
         consecutive_errors = 0
+        last_packet_at = time.monotonic()
         for packet in self._container.demux(stream):
+            now = time.monotonic()
+            if self.is_network and self.live and now - last_packet_at >= self.read_timeout_s:
+                # FFmpeg's read timeout first hands back what it had, then times out again
+                # on the next read: a stall would be noticed only after twice the timeout.
+                raise OSError(f"no data for {now - last_packet_at:.1f} s")
+            last_packet_at = now
             try:
                 decoded = packet.decode()
             except av.error.InvalidDataError as exc:

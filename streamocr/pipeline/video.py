@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config, PipelineSettings, StabilizeSettings
+from ..errors import StreamOCRError
 from ..overlay import Overlay
 from ..reader import SudokuReader
 from ..records import frame_record
@@ -176,7 +177,11 @@ class VideoPipeline:
             threads[0].join(timeout=_STOP_GRACE_S)
             self._close()
         if self._errors:
-            raise self._errors[0]
+            error = self._errors[0]
+            if isinstance(error, StreamOCRError):
+                # What was done before the failure (frames, reconnects, damaged packets).
+                error.summary = self._summary(time.monotonic() - start)
+            raise error
         return self._summary(time.monotonic() - start)
 
     def _guard(self, stage: Callable[[], None]) -> None:
@@ -328,7 +333,9 @@ class VideoPipeline:
         return RunSummary(
             frames_in=self.frames_in,
             frames_out=self.frames_out,
-            dropped=self.dropped,
+            # Frames in flight when a second signal or an error aborted the run are lost
+            # too: every frame that came in and did not go out counts as dropped.
+            dropped=max(self.dropped, self.frames_in - self.frames_out),
             wall_s=wall_s,
             stage_fps={name: meter.fps for name, meter in self._meters.items()},
             latency_p50_ms=p50,
