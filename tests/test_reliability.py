@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from fractions import Fraction
@@ -569,3 +570,50 @@ def test_a_missing_file_named_like_a_url_is_redacted_too(capsys):
     result = streamocr_here(capsys, "run", f"ftp://viewer:{SECRET}@nowhere/x.mp4", "--no-display")
     assert result.returncode == 5
     assert SECRET not in result.stderr
+
+
+# 10. After a second signal (an abort), the summary counts the frames it discarded.
+
+
+def test_a_second_stop_counts_the_frames_it_discards(small_clip, tmp_path):
+    from test_pipeline import SlowReader
+
+    from streamocr.config import PipelineSettings
+    from streamocr.pipeline import VideoPipeline
+
+    source = open_source(str(small_clip))
+    info = source.info
+    video = VideoFileSink(tmp_path / "a.mp4", info.width, info.height, info.fps, info.time_base)
+    jsonl = JsonLinesSink(tmp_path / "f.jsonl")
+    pipeline = VideoPipeline(source, SlowReader(0.1), PipelineSettings(queue_size=4), video, jsonl)
+
+    def stop_twice() -> None:
+        while pipeline.frames_out < 3:
+            time.sleep(0.01)
+        pipeline.stop("SIGINT")
+        pipeline.stop("SIGINT")  # the second signal aborts: frames in flight are lost
+
+    stopper = threading.Thread(target=stop_twice, daemon=True)
+    stopper.start()
+    summary = pipeline.run()
+    stopper.join(timeout=10)
+    assert summary.frames_in > summary.frames_out  # some were in flight
+    assert summary.dropped == summary.frames_in - summary.frames_out
+    assert assert_valid_outputs(tmp_path / "a.mp4", tmp_path / "f.jsonl") == summary.frames_out
+
+
+# 10. An error exit still prints what the run did.
+
+
+@needs_model
+def test_an_error_exit_prints_the_summary(long_small_clip, tmp_path):
+    video = tmp_path / "a.mp4"
+    result = streamocr(
+        "run", str(long_small_clip), "--out", str(video), "--no-display",
+        preexec_fn=_limit_file_size(20000),
+    )  # fmt: skip
+    assert result.returncode == 6
+    assert_one_line_error(result.stderr, "cannot")
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("streamocr: error:")  # the error comes last
+    assert any(line.startswith("streamocr: frames in ") for line in lines[:-1]), result.stderr
