@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import SinkError, StreamOCRError
+from .errors import StreamOCRError
 
 log = logging.getLogger("streamocr")
 
@@ -120,46 +119,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _same_file(a: Path | str, b: Path | str) -> bool:
-    """Whether two paths name one file (the same path, a link, or a hard link)."""
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def check_output_paths(source: str | None, video: Path | None, jsonl: Path | None) -> None:
-    """Refuse outputs that would overwrite the input or each other, before anything opens.
-
-    Also checks the video's extension names a container, so a bad ``--out`` fails here
-    rather than after the run.
-
-    Raises:
-        SinkError: an output is the input file, both outputs are one file, or the video's
-            extension is unknown.
-    """
-    from .sinks import video_format
-    from .sources import source_kind
-
-    if video is not None:
-        video_format(video)
-    is_file = source is not None and source_kind(source) == "file"
-    for flag, path in (("--out", video), ("--jsonl", jsonl)):
-        if path is not None and is_file and _same_file(source, path):
-            raise SinkError(f"{flag} {path} is the input video; writing it would destroy it")
-    if video is not None and jsonl is not None and _same_file(video, jsonl):
-        raise SinkError(f"--out and --jsonl are the same file ({video}); give two paths")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """`streamocr run [SOURCE]`: read a video, camera or stream; write the annotated video."""
     import dataclasses
 
     from .pipeline import RunOutputs, run_video
     from .samples import sample_clip
-    from .sinks import display_available
+    from .sinks import check_output_paths, display_available
     from .sources import source_kind
 
     config = _load_config(args)
@@ -167,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.policy:
         settings = dataclasses.replace(settings, policy=args.policy)
     source = args.source if args.source is not None else str(sample_clip())
-    check_output_paths(source, args.out, args.jsonl)
+    check_output_paths(source if source_kind(source) == "file" else None, args.out, args.jsonl)
     display = display_available() if args.display is None else args.display
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -186,6 +152,7 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .evalvideo import VideoTruth, score_video
     from .pipeline import RunOutputs, run_video
+    from .sinks import check_output_paths
 
     config = _load_config(args)
     check_output_paths(str(args.video), args.out, args.jsonl)

@@ -48,6 +48,41 @@ def video_format(path: Path | str) -> str:
     return VIDEO_FORMATS[suffix]
 
 
+def _same_file(a: Path | str, b: Path | str) -> bool:
+    """Whether two paths name one file (the same path, a link, or a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_paths(
+    input_path: Path | str | None, video: Path | str | None, jsonl: Path | str | None
+) -> None:
+    """Refuse outputs that would overwrite the input or each other, before anything opens.
+
+    Also checks that the video's extension names a container, so a bad ``--out`` fails
+    before the run rather than after it.
+
+    Args:
+        input_path: the input file, or None where the input is not a file (a stream).
+        video, jsonl: the output paths, or None.
+
+    Raises:
+        SinkError: an output is the input file, both outputs are one file, or the video's
+            extension is unknown.
+    """
+    if video is not None:
+        video_format(video)
+    for flag, path in (("--out", video), ("--jsonl", jsonl)):
+        if path is not None and input_path is not None and _same_file(input_path, path):
+            raise SinkError(f"{flag} {path} is the input video; writing it would destroy it")
+    if video is not None and jsonl is not None and _same_file(video, jsonl):
+        raise SinkError(f"--out and --jsonl are the same file ({video}); give two paths")
+
+
 def _partial_path(path: Path) -> Path:
     """The temporary name a file is written under until it is complete."""
     return path.with_name(f".{path.name}.{os.getpid()}.part")

@@ -617,3 +617,14 @@ def test_an_error_exit_prints_the_summary(long_small_clip, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("streamocr: error:")  # the error comes last
     assert any(line.startswith("streamocr: frames in ") for line in lines[:-1]), result.stderr
+
+
+def test_the_library_refuses_an_output_that_is_the_input(small_clip, tmp_path):
+    from streamocr.errors import SinkError
+    from streamocr.pipeline import process_video
+
+    source = tmp_path / "in.mp4"
+    source.write_bytes(small_clip.read_bytes())
+    with pytest.raises(SinkError, match="input video"):
+        process_video(str(source), out=str(source))
+    assert source.read_bytes() == small_clip.read_bytes()

@@ -396,8 +396,12 @@ def run_video(
         SourceError, SinkError, ModelError: with a message for people; outputs already
             written are closed and valid.
     """
-    from ..sources import open_source
+    from ..sinks import check_output_paths
+    from ..sources import open_source, source_kind
 
+    # Before anything opens: an output must not be the input file, nor the other output.
+    is_file = source_kind(source_spec) == "file"
+    check_output_paths(source_spec if is_file else None, outputs.video_path, outputs.jsonl_path)
     budget_threads(settings)
     source = open_source(
         source_spec,
