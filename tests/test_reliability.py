@@ -525,6 +525,7 @@ def test_a_full_disk_is_one_line_and_leaves_complete_lines(
     )
     assert result.returncode == 6, result.stderr
     assert_one_line_error(result.stderr, "cannot")
+    assert "WARNING" not in result.stderr  # the failure is said once
     records = assert_valid_outputs(video if with_video else None, jsonl, video_failed=True)
     assert jsonl.exists() and records > 0
     assert os.path.getsize(jsonl) <= limit_bytes

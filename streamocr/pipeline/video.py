@@ -321,9 +321,10 @@ class VideoPipeline:
             try:
                 closable.close()
             except Exception as exc:  # noqa: BLE001 - close the others anyway
-                log.warning("closing %s failed: %s", type(closable).__name__, exc)
                 if not self._errors:
-                    self._errors.append(exc)
+                    self._errors.append(exc)  # the run's error line: not said twice
+                else:
+                    log.warning("closing %s failed: %s", type(closable).__name__, exc)
 
     def _summary(self, wall_s: float) -> RunSummary:
         latencies = np.asarray(self._latencies_ms, np.float64)
