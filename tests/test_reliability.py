@@ -245,7 +245,9 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    # With an image data chunk, OpenCV itself raised (cv2.error) on 60000x60000: 68 bytes.
+    idat = chunk(b"IDAT", zlib.compress(bytes(8)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
