@@ -96,6 +96,8 @@ def _prepare_output(path: Path, what: str) -> Path:
         raise SinkError(f"cannot write {what} {path}: permission denied")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SinkError(f"cannot write {what} {path}: a file is in the way of its folder") from None
     except OSError as exc:
         raise SinkError(f"cannot write {what} {path}: {exc.strerror or exc}") from exc
     return _partial_path(path)
