@@ -36,6 +36,7 @@ UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
 _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
 _RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
 _RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least this surely
+_REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
 
 
 @dataclass(frozen=True)
@@ -553,7 +554,7 @@ class Stabilizer:
         digits = cells.shown.copy()
         self._remembered[digits.tobytes()] = (digits, self._clock)
         self._remembered.move_to_end(digits.tobytes())
-        while len(self._remembered) > 2 * s.max_grids:
+        while len(self._remembered) > _REMEMBERED_PUZZLES:
             self._remembered.popitem(last=False)
 
     def _recall(self, observation: GridObservation) -> Board | None:

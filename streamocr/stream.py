@@ -34,7 +34,7 @@ from .tracking import GridTracker
 from .types import CellBatch, GridDetection, PuzzleResult
 
 if TYPE_CHECKING:
-    from .config import Config, StabilizeSettings
+    from .config import Config, StabilizeSettings, TrackingSettings
     from .recognize import DigitRecognizer
 
 
@@ -120,10 +120,11 @@ class StreamReader:
     Args:
         reader: the stateless stages (grid finder, cell cutting, model); may be shared by
             several streams.
-        stabilize: evidence over frames and tracking (`[stabilize]`); None or disabled:
+        stabilize: evidence over frames (`[stabilize]`); None or disabled: no tracking,
             every frame is searched and read on its own (`PassThrough`).
         detect_every: run the full grid search every N frames while a grid is followed.
         result_filter: replaces the stabiliser (a `ResultFilter`).
+        tracking: how grids are followed between frames (`[tracking]`; default: defaults).
     """
 
     def __init__(
@@ -132,23 +133,18 @@ class StreamReader:
         stabilize: StabilizeSettings | None = None,
         detect_every: int = 1,
         result_filter: ResultFilter | None = None,
+        tracking: TrackingSettings | None = None,
     ) -> None:
+        from .config import TrackingSettings
+
         self.reader = reader
         self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
+        self.tracking = tracking or TrackingSettings()
         self.detect_every = detect_every
         self.tracker: GridTracker | None = None
         if self.stabilize is not None:
-            st = self.stabilize
-            self.tracker = GridTracker(
-                warp_size=9 * reader.finder.settings.warp_cell_px,
-                max_grids=st.max_grids,
-                confirm_detections=st.track_confirm_detections,
-                max_missed_frames=st.track_max_missed_frames,
-                min_visible_share=st.min_visible_share,
-                corner_gain=st.corner_gain,
-                jump_share=st.jump_share,
-                min_points=st.min_track_points,
-            )
+            warp_size = 9 * reader.finder.settings.warp_cell_px
+            self.tracker = GridTracker.from_settings(self.tracking, warp_size)
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
         self.result_filter = result_filter
@@ -165,7 +161,7 @@ class StreamReader:
 
             config = Config()
         reader = reader or SudokuReader.from_config(config)
-        return cls(reader, config.stabilize, config.pipeline.detect_every)
+        return cls(reader, config.stabilize, config.pipeline.detect_every, tracking=config.tracking)
 
     def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
@@ -180,7 +176,7 @@ class StreamReader:
         # so a grid is acquired at once; in between, optical flow follows it.
         tracker = self.tracker
         if not tracker.tracking or tracker.acquiring or index % self.detect_every == 0:
-            detections = self.reader.finder.detect_all(image, settings.max_grids)
+            detections = self.reader.finder.detect_all(image, self.tracking.max_grids)
         tracked = tracker.update(image, detections)
         read = index % settings.recognize_every == 0
         return [

@@ -16,12 +16,16 @@ life of the track. The tracker knows nothing of digits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .grid import homography_for, overlap_share
 from .types import GridDetection
+
+if TYPE_CHECKING:
+    from .config import TrackingSettings
 
 _LK_PARAMS = {
     "winSize": (21, 21),
@@ -173,6 +177,20 @@ class GridTracker:
         self._tracks: list[_Track] = []
         self._prev_gray: np.ndarray | None = None
         self._next_id = 0
+
+    @classmethod
+    def from_settings(cls, settings: TrackingSettings, warp_size: int = 360) -> GridTracker:
+        """The tracker configured by the `[tracking]` section."""
+        return cls(
+            warp_size=warp_size,
+            max_grids=settings.max_grids,
+            confirm_detections=settings.confirm_detections,
+            max_missed_frames=settings.max_missed_frames,
+            min_visible_share=settings.min_visible_share,
+            corner_gain=settings.corner_gain,
+            jump_share=settings.jump_share,
+            min_points=settings.min_points,
+        )
 
     @property
     def tracking(self) -> bool:

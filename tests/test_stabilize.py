@@ -293,8 +293,13 @@ def test_several_grids_have_separate_boards():
         ("stabilize.decay=0.0", "decay must be in"),
         ("stabilize.retract_margin=1.0", "retract_margin must be >= confirm_margin"),
         ("stabilize.log_floor=1.0", "log_floor must be < 0"),
-        ("stabilize.max_grids=0", "max_grids must be in"),
-        ("stabilize.min_visible_share=0.0", "min_visible_share must be in"),
+        ("tracking.max_grids=0", "max_grids must be in"),
+        ("tracking.min_visible_share=0.0", "min_visible_share must be in"),
+        ("tracking.corner_gain=1.5", "corner_gain must be in"),
+        ("tracking.min_points=2", "min_points must be >= 4"),
+        # The tracker's knobs moved out of [stabilize]: an old file is told where.
+        ("stabilize.corner_gain=0.3", "'stabilize.corner_gain' is now 'tracking.corner_gain'"),
+        ("stabilize.min_track_points=9", "is now 'tracking.min_points'"),
         ("stabilize.confirm=3", "unknown config key 'stabilize.confirm'"),
     ],
 )

@@ -468,15 +468,11 @@ def score_clip(path: Path, reader=None):
     Returns:
         The `streamocr.evalvideo.VideoScore`.
     """
-    from streamocr.config import load_config
     from streamocr.evalvideo import VideoTruth, score_video
-    from streamocr.pipeline import RunOutputs, run_video
-    from streamocr.reader import SudokuReader
+    from streamocr.pipeline import process_video
 
-    config = load_config(None)
     records: list[dict] = []
-    reader = reader or SudokuReader()
-    run_video(str(path), reader, config.pipeline, RunOutputs(), config.stabilize, records)
+    process_video(str(path), reader=reader, records=records)
     truth = VideoTruth.from_json(json.loads(Path(path).with_suffix(".json").read_text()))
     return score_video(records, truth)
 
