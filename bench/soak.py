@@ -265,7 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         video_path = args.video or Path(tmp) / "soak.mp4"
         video = VideoFileSink(video_path, width, height, source.info.fps, start_at_zero=True)
         pipeline = VideoPipeline(
-            source, reader, config.pipeline, video=video, jsonl=recorder, stabilize=config.stabilize
+            source,
+            reader,
+            config.pipeline,
+            video=video,
+            jsonl=recorder,
+            stabilize=config.stabilize,
+            tracking=config.tracking,
         )
         sampler = MemorySampler(pipeline)
         sampler.start()
