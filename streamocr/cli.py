@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -316,18 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, _Terminated)
         print(f"streamocr: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        code = 143 if terminated else 130
-        if (
-            "streamocr.sources" in sys.modules
-            and sys.modules["streamocr.sources"].open_in_progress()
-        ):
-            # Interrupted while FFmpeg connects (nothing is open for writing yet): its
-            # thread cannot be stopped, and tearing the interpreter down under it can hang.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            logging.shutdown()
-            os._exit(code)
-        return code
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 0
     finally:

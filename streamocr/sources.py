@@ -37,16 +37,6 @@ _MAX_BACKOFF_S = 8.0
 # any stretch of damage and fails only when no frame at all decodes.
 _MAX_CONSECUTIVE_DECODE_ERRORS = 50
 _OPEN_POLL_S = 0.1  # how often the caller waiting for an open looks at Ctrl-C
-_abandoned_opens: set[threading.Thread] = set()  # opens whose caller was interrupted
-
-
-def open_in_progress() -> bool:
-    """Whether an interrupted network open is still running on its helper thread.
-
-    FFmpeg cannot be stopped while it connects; such a thread lives until its open timeout,
-    and a process should not wait for it (nor tear the interpreter down under it) to exit.
-    """
-    return any(thread.is_alive() for thread in _abandoned_opens)
 
 
 @dataclass(frozen=True)
@@ -203,7 +193,6 @@ class PyAVSource(VideoSource):
                 opener.join(_OPEN_POLL_S)
         except BaseException:
             abandoned.set()
-            _abandoned_opens.add(opener)
             raise
         if "error" in outcome:
             raise outcome["error"]  # type: ignore[misc]
