@@ -68,14 +68,21 @@ def streamocr_here(capsys, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, out, err)
 
 
+def hear_ctrl_c() -> None:
+    """In a child about to run streamocr: SIGINT at its default, so Python turns it into
+    KeyboardInterrupt (a suite started from a background shell job inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_streamocr(*args: str, **kwargs) -> subprocess.Popen:
-    """Start `python -m streamocr ARGS` without waiting."""
+    """Start `python -m streamocr ARGS` without waiting, able to hear Ctrl-C."""
     return subprocess.Popen(
         [sys.executable, "-m", "streamocr", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        preexec_fn=hear_ctrl_c,
         **kwargs,
     )
 

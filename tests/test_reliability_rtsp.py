@@ -19,7 +19,13 @@ from pathlib import Path
 import cv2
 import pytest
 from rtsp_server import RtspServer, missing_reason
-from test_reliability import REPO, assert_one_line_error, assert_valid_outputs, needs_model
+from test_reliability import (
+    REPO,
+    assert_one_line_error,
+    assert_valid_outputs,
+    hear_ctrl_c,
+    needs_model,
+)
 
 from streamocr.sources import open_source
 from streamocr.synth.builders import synthetic_photo
@@ -60,6 +66,7 @@ class Run:
             stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
+            preexec_fn=hear_ctrl_c,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._collect, daemon=True)
