@@ -321,6 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
+        if argv is None and previous_sigterm is not None:
+            # The command line's own process, its work done and its outputs closed: a
+            # signal during the interpreter's teardown would only turn the exit status
+            # into a death by signal, or print a KeyboardInterrupt traceback.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
