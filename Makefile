@@ -35,6 +35,7 @@ eval: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check streamocr tests bench
 	$(BIN)/ruff format --check streamocr tests bench
+	$(BIN)/mypy
 
 train: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[train]'

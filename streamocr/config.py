@@ -15,8 +15,39 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .grid import GridFinderSettings
-from .recognize import DEFAULT_MODEL
+from .resources import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class GridFinderSettings:
+    """Knobs of the grid finder.
+
+    Attributes:
+        work_max_side: longer side of the image the search runs on (corners are scaled back).
+        min_area_frac: smallest grid outline, as a fraction of the working image.
+        min_score: smallest structure score accepted as a Sudoku grid (0..1).
+        warp_cell_px: pixels per cell in the warped grid handed to cell extraction.
+        straighten: fit the warped grid's own inner lines and resample it so a curved or
+            folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
+            on the validation pages it reads as many grids right as one homography (it
+            mends folded pages and misplaces lines on a few others).
+    """
+
+    work_max_side: int = 800
+    min_area_frac: float = 0.02
+    min_score: float = 0.12
+    warp_cell_px: int = 40
+    straighten: bool = False
+
+    def __post_init__(self) -> None:
+        if self.work_max_side < 160:
+            raise ValueError(f"work_max_side must be >= 160, got {self.work_max_side}")
+        if not 0 < self.min_area_frac < 1:
+            raise ValueError(f"min_area_frac must be in (0, 1), got {self.min_area_frac}")
+        if not 0 <= self.min_score <= 1:
+            raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
+        if not 16 <= self.warp_cell_px <= 128:
+            raise ValueError(f"warp_cell_px must be in [16, 128], got {self.warp_cell_px}")
 
 
 @dataclass(frozen=True)
@@ -142,6 +173,10 @@ class StabilizeSettings:
             leading digit (a given read as empty, an empty cell read as its solution's
             digit), they settle it as the digit only when its evidence leads empty's by
             this much (nats), and never as empty.
+        vouch_margin: a fully confirmed reading with one solution is shown only when no
+            single cell has another class within this many nats of its shown one on the
+            evidence that would also leave exactly one solution (a given dropped or
+            swapped often does); until the evidence separates them, nothing is shown.
         recognize_every: recognise the tracked grids' cells every N frames.
         solve_cache: confirmed readings whose solution is kept (each is solved once).
         recall_frames: a confirmed puzzle whose grid was lost is remembered this many frames;
@@ -164,6 +199,7 @@ class StabilizeSettings:
     settle_max_cells: int = 4
     settle_after_frames: int = 4
     settle_empty_margin: float = 4.0
+    vouch_margin: float = 4.0
     unsolvable_after_frames: int = 4
     recognize_every: int = 1
     solve_cache: int = 64
@@ -203,6 +239,8 @@ class StabilizeSettings:
             )
         if self.settle_after_frames < 1:
             raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
+        if self.vouch_margin < 0:
+            raise ValueError(f"vouch_margin must be >= 0, got {self.vouch_margin}")
         if self.settle_empty_margin < 0:
             raise ValueError(f"settle_empty_margin must be >= 0, got {self.settle_empty_margin}")
         if not 0.5 <= self.contradict_prob < 1:
@@ -292,7 +330,7 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             valid = ", ".join(sorted(fields))
             raise ConfigError(f"unknown config key '{name}' (valid: {valid})")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"config '{name}' must be a table")
             kwargs[key] = _build(hint, value, name)
