@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench eval lint train clean
+.PHONY: demo test bench soak eval lint train clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "streamocr needs Python 3.11+"; exit 1; }
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# About 28 minutes: 100,000 frames of a live-paced 60 fps source; see bench/soak.py.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --frames 100000 --fps 60 --size 320x240
 
 eval: $(STAMP)
 	$(BIN)/streamocr eval ../shared/data/sudoku_photos/v2_train --split validation

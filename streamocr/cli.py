@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,17 @@ def _format_grid(digits: str) -> list[str]:
         if r in (2, 5):
             rows.append("")
     return rows
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +63,14 @@ def _make_reader(config):
 
 def cmd_read(args: argparse.Namespace) -> int:
     """`streamocr read IMAGE...`: print each grid and its solution, or JSON lines."""
-    from .photos import load_image
+    from .photos import DEFAULT_MAX_PIXELS, load_image
     from .records import error_record, photo_record
 
     reader = _make_reader(_load_config(args))
     failed = False
     for path in args.images:
         try:
-            image = load_image(path)
+            image = load_image(path, args.max_pixels or DEFAULT_MAX_PIXELS)
         except StreamOCRError as exc:
             failed = True
             record = error_record(str(path), str(exc))
@@ -127,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .pipeline import RunOutputs, run_video
     from .samples import sample_clip
-    from .sinks import display_available
+    from .sinks import check_output_paths, display_available
     from .sources import source_kind
 
     config = _load_config(args)
@@ -141,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             option = "--" + flag.replace("_", "-")
             raise InputError(f"{option} needs several sources or --out-dir")
     source = args.sources[0] if args.sources else str(sample_clip())
+    check_output_paths(source if source_kind(source) == "file" else None, args.out, args.jsonl)
     display = display_available() if args.display is None else args.display
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -222,14 +236,22 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     """`streamocr eval-video VIDEO --truth TRUTH.json`: run a clip and score it."""
     from .evalvideo import VideoTruth, score_video
     from .pipeline import RunOutputs, run_video
+    from .sinks import check_output_paths
 
     config = _load_config(args)
+    check_output_paths(str(args.video), args.out, args.jsonl)
     try:
         truth = VideoTruth.from_json(json.loads(args.truth.read_text()))
     except FileNotFoundError:
         raise InputError(f"truth file not found: {args.truth}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise InputError(f"cannot use truth file {args.truth}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, IndexError) as exc:
+        # A JSON file of another shape (a list where a table is expected ...).
+        raise InputError(
+            f"cannot use truth file {args.truth}: not the expected layout "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     records: list[dict] = []
     outputs = RunOutputs(
         video_path=str(args.out) if args.out else None,
@@ -255,16 +277,6 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `streamocr` command."""
     parser = argparse.ArgumentParser(
@@ -276,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     read = sub.add_parser("read", help="read Sudoku grids from photos")
     read.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     read.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    read.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="refuse images with more pixels than this, read from the file's header "
+        "before decoding (default: 64000000)",
+    )
     _add_config_args(read)
     read.set_defaults(func=cmd_read)
 
@@ -383,6 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside a run (loading the model, opening a stream): ends like Ctrl-C."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `streamocr` command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -390,16 +418,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        # So SIGTERM at any moment exits 143 after closing what is open, as in a run.
+        previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
     except StreamOCRError as exc:
+        if exc.summary is not None:
+            for line in exc.summary.lines():
+                print(f"streamocr: {line}", file=sys.stderr)
         print(f"streamocr: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("streamocr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print(f"streamocr: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 0
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        if argv is None and previous_sigterm is not None:
+            # The command line's own process, its work done and its outputs closed: a
+            # signal during the interpreter's teardown would only turn the exit status
+            # into a death by signal, or print a KeyboardInterrupt traceback.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each stage validates the meaning of its own values in its settings' ``__post_ini
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -340,6 +341,9 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             raise ConfigError(
                 f"config '{name}' must be {hint.__name__}, got {type(value).__name__} {value!r}"
             )
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN passes every range check (each comparison is False) and inf waits forever.
+            raise ConfigError(f"config '{name}' must be a finite number, got {value!r}")
         kwargs[key] = value
     try:
         return cls(**kwargs)

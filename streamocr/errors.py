@@ -2,9 +2,15 @@
 
 
 class StreamOCRError(Exception):
-    """Base class for every error streamocr reports to a person."""
+    """Base class for every error streamocr reports to a person.
+
+    Attributes:
+        summary: what a video run had done when it failed (a `RunSummary`), or None; the
+            command line prints it before the error, as after a run that ends well.
+    """
 
     exit_code = 1
+    summary = None
 
 
 class InputError(StreamOCRError):

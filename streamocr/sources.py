@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -25,13 +26,17 @@ import av
 import numpy as np
 
 from .errors import SourceError
+from .redact import redact_text, redact_url
 from .types import Frame
 
 log = logging.getLogger(__name__)
 
 NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _MAX_BACKOFF_S = 8.0
+# A live stream that sends this many damaged packets in a row is reopened; a file skips
+# any stretch of damage and fails only when no frame at all decodes.
 _MAX_CONSECUTIVE_DECODE_ERRORS = 50
+_OPEN_POLL_S = 0.1  # how often the caller waiting for an open looks at Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,19 @@ class VideoSource:
 
 
 def _av_message(exc: BaseException) -> str:
-    """A short human message for a PyAV / OS error."""
+    """A short human message for a PyAV / OS error (any URL in it redacted)."""
     if isinstance(exc, av.FFmpegError):
         text = exc.strerror or str(exc)
     else:
         text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text.rstrip(".").strip()
+    return redact_text(text.rstrip(".").strip())
+
+
+def _check_seconds(name: str, value: float) -> float:
+    """A timeout or backoff must be a finite number > 0 (NaN or inf would wait forever)."""
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 class PyAVSource(VideoSource):
@@ -128,17 +140,18 @@ class PyAVSource(VideoSource):
     ) -> None:
         super().__init__()
         self.spec = spec
+        self.display_name = redact_url(spec)  # what messages, logs and windows show
         self.is_network = source_kind(spec) == "stream"
         self.live = self.is_network if live is None else live
-        self.open_timeout_s = open_timeout_s
-        self.read_timeout_s = read_timeout_s
+        self.open_timeout_s = _check_seconds("open_timeout_s", open_timeout_s)
+        self.read_timeout_s = _check_seconds("read_timeout_s", read_timeout_s)
         self.reconnect_attempts = reconnect_attempts if self.live else 0
-        self.reconnect_backoff_s = reconnect_backoff_s
+        self.reconnect_backoff_s = _check_seconds("reconnect_backoff_s", reconnect_backoff_s)
         self.decoder_threads = decoder_threads or (1 if self.live else 2)
         if not self.is_network and not Path(spec).is_file():
             what = "not a file" if Path(spec).exists() else "not found"
-            raise SourceError(f"video file {what}: {spec}")
-        self._container, self._stream = self._open()
+            raise SourceError(f"video file {what}: {self.display_name}")
+        self._container, self._stream = self._open_interruptibly()
         if live is None and self.is_network and self.spec.lower().startswith("http"):
             # A recording served over HTTP (a finished HLS playlist, an MP4) has a length:
             # it ends like a file, with every frame and without reconnecting. A live HLS or
@@ -147,6 +160,43 @@ class PyAVSource(VideoSource):
                 self.live = False
                 self.reconnect_attempts = 0
         self.info = self._make_info()
+
+    def _open_interruptibly(
+        self,
+    ) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        """`_open` on a helper thread, so Ctrl-C is not held up by a slow network open.
+
+        FFmpeg does not look at signals while it connects: waited for on this thread, a
+        KeyboardInterrupt would come only after the open timeout. The helper closes what
+        it opened if the caller has gone meanwhile.
+        """
+        if not self.is_network:
+            return self._open()
+        outcome: dict[str, object] = {}
+        abandoned = threading.Event()
+
+        def open_in_background() -> None:
+            try:
+                opened = self._open()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                outcome["error"] = exc
+                return
+            if abandoned.is_set():
+                opened[0].close()
+            else:
+                outcome["opened"] = opened
+
+        opener = threading.Thread(target=open_in_background, name="streamocr-open", daemon=True)
+        opener.start()
+        try:
+            while opener.is_alive():
+                opener.join(_OPEN_POLL_S)
+        except BaseException:
+            abandoned.set()
+            raise
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["opened"]  # type: ignore[return-value]
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         what = "stream" if self.is_network else "video file"
@@ -161,14 +211,16 @@ class PyAVSource(VideoSource):
         try:
             container = av.open(self.spec, mode="r", options=options, timeout=timeout)
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"cannot open {what} {self.spec}: {_av_message(exc)}") from exc
+            raise SourceError(
+                f"cannot open {what} {self.display_name}: {_av_message(exc)}"
+            ) from exc
         if not container.streams.video:
             container.close()
-            raise SourceError(f"no video stream in {self.spec}")
+            raise SourceError(f"no video stream in {self.display_name}")
         stream = container.streams.video[0]
         if stream.codec_context is None:
             container.close()
-            raise SourceError(f"unsupported video codec in {self.spec}")
+            raise SourceError(f"unsupported video codec in {self.display_name}")
         stream.thread_type = "AUTO" if self.decoder_threads > 1 else "SLICE"
         stream.codec_context.thread_count = self.decoder_threads
         return container, stream
@@ -182,7 +234,7 @@ class PyAVSource(VideoSource):
             if frame_count is None and stream.duration and stream.time_base:
                 frame_count = round(float(stream.duration * stream.time_base * rate)) or None
         return SourceInfo(
-            name=Path(self.spec).name if not self.is_network else self.spec,
+            name=Path(self.spec).name if not self.is_network else self.display_name,
             kind="stream" if self.live else "file",
             width=stream.codec_context.width,
             height=stream.codec_context.height,
@@ -222,8 +274,13 @@ class PyAVSource(VideoSource):
             if not self.live:
                 if broken is not None:
                     raise SourceError(
-                        f"cannot decode {self.spec}: {_av_message(broken)}"
+                        f"cannot decode {self.display_name}: {_av_message(broken)}"
                     ) from broken
+                if index == 0 and self.decode_errors:
+                    raise SourceError(
+                        f"cannot decode {self.display_name}: no frame decodes "
+                        f"({self.decode_errors} damaged packets)"
+                    )
                 break
             reason = _av_message(broken) if broken is not None else "end of stream"
             self._reconnect(reason)
@@ -232,17 +289,24 @@ class PyAVSource(VideoSource):
     def _decode(self) -> Iterator[tuple[np.ndarray, float]]:
         stream = self._stream
         consecutive_errors = 0
+        last_packet_at = time.monotonic()
         for packet in self._container.demux(stream):
+            now = time.monotonic()
+            if self.is_network and self.live and now - last_packet_at >= self.read_timeout_s:
+                # FFmpeg's read timeout first hands back what it had, then times out again
+                # on the next read: a stall would be noticed only after twice the timeout.
+                raise OSError(f"no data for {now - last_packet_at:.1f} s")
+            last_packet_at = now
             try:
                 decoded = packet.decode()
             except av.error.InvalidDataError as exc:
                 # A damaged packet: FFmpeg resynchronises on the next keyframe.
                 self.decode_errors += 1
                 consecutive_errors += 1
-                if consecutive_errors > _MAX_CONSECUTIVE_DECODE_ERRORS:
-                    raise SourceError(
-                        f"cannot decode {self.spec}: {_av_message(exc)} "
-                        f"({consecutive_errors} damaged packets in a row)"
+                if self.live and consecutive_errors > _MAX_CONSECUTIVE_DECODE_ERRORS:
+                    # Reopened by `frames()`, like a broken connection.
+                    raise OSError(
+                        f"{_av_message(exc)} ({consecutive_errors} damaged packets in a row)"
                     ) from exc
                 continue
             consecutive_errors = 0
@@ -261,7 +325,7 @@ class PyAVSource(VideoSource):
         for attempt in range(1, self.reconnect_attempts + 1):
             log.warning(
                 "%s: %s; reconnecting in %.1f s (attempt %d/%d)",
-                self.spec,
+                self.display_name,
                 reason,
                 delay,
                 attempt,
@@ -277,10 +341,10 @@ class PyAVSource(VideoSource):
                 continue
             self.reconnects += 1
             self.state = "running"
-            log.warning("%s: reconnected", self.spec)
+            log.warning("%s: reconnected", self.display_name)
             return
         raise SourceError(
-            f"stream lost: {self.spec} ({reason}; gave up after "
+            f"stream lost: {self.display_name} ({reason}; gave up after "
             f"{self.reconnect_attempts} reconnection attempts)"
         )
 
@@ -309,8 +373,16 @@ class CameraSource(VideoSource):
         super().__init__()
         self.spec = spec
         device = int(spec) if spec.isdigit() else spec
-        self._capture = cv2.VideoCapture(device)
-        if not self._capture.isOpened():
+        # OpenCV logs each backend it probes (a dozen lines for a missing camera); the one
+        # line that matters is ours.
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            self._capture = cv2.VideoCapture(device)
+            opened = self._capture.isOpened()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if not opened:
             raise SourceError(f"cannot open camera {spec}")
         fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
         self.info = SourceInfo(

@@ -251,8 +251,9 @@ def test_signal_mid_run_leaves_valid_outputs(long_clip, tmp_path, signum, code):
     out, jsonl = tmp_path / "a.mp4", tmp_path / "f.jsonl"
     process = _cli(str(long_clip.path), "--out", str(out), "--jsonl", str(jsonl), "--no-display")
     deadline = time.monotonic() + 60
+    partial = jsonl.with_name(f".{jsonl.name}.{process.pid}.part")  # renamed when closed
     while time.monotonic() < deadline and process.poll() is None:
-        if jsonl.is_file() and len(jsonl.read_text().splitlines()) >= 5:
+        if partial.is_file() and len(partial.read_text().splitlines()) >= 5:
             break
         time.sleep(0.05)
     process.send_signal(signum)

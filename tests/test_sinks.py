@@ -64,9 +64,13 @@ def test_jsonl_is_flushed_per_line(tmp_path):
     sink = JsonLinesSink(path)
     sink.write({"frame": 0, "found": False})
     sink.write({"frame": 1, "found": True})
-    lines = path.read_text().splitlines()  # read while the sink is still open
+    # Read while the sink is still open: under its temporary name until it is closed.
+    lines = sink.partial_path.read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1]
+    assert not path.exists()
     sink.close()
+    assert path.read_text().splitlines() == lines
+    assert not sink.partial_path.exists()
 
 
 @pytest.mark.parametrize(
@@ -92,4 +96,6 @@ def test_unwritable_output_raises_sink_error(tmp_path, make_sink):
 def test_missing_output_folders_are_made(tmp_path, make_sink, name):
     path = tmp_path / "out" / "run1" / name
     make_sink(path).close()
-    assert path.exists()
+    assert path.parent.is_dir()
+    # An empty JSON-lines file is complete; a video without frames is not written.
+    assert path.exists() == name.endswith(".jsonl")

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config, PipelineSettings, StabilizeSettings, TrackingSettings
+from ..errors import StreamOCRError
 from ..overlay import Overlay
 from ..reader import SudokuReader
 from ..recognize import DigitRecognizer
@@ -171,8 +172,14 @@ class VideoPipeline:
         finally:
             self._join(threads)
         if self._errors:
-            raise self._errors[0]
+            raise self._with_summary(self._errors[0])
         return self._summary(time.monotonic() - self._started_at)
+
+    def _with_summary(self, error: BaseException) -> BaseException:
+        """The error, carrying what was done before it (frames, reconnects, damaged packets)."""
+        if isinstance(error, StreamOCRError):
+            error.summary = self._summary(time.monotonic() - self._started_at)
+        return error
 
     def start(self, recognition: bool = True) -> list[threading.Thread]:
         """Start the stage threads (the writer last) and return them.
@@ -208,7 +215,7 @@ class VideoPipeline:
         summary, or raise the first error of any stage."""
         self._join(threads)
         if self._errors:
-            raise self._errors[0]
+            raise self._with_summary(self._errors[0])
         return self._summary(time.monotonic() - self._started_at)
 
     def partial_summary(self) -> RunSummary:
@@ -391,9 +398,10 @@ class VideoPipeline:
             try:
                 closable.close()
             except Exception as exc:  # noqa: BLE001 - close the others anyway
-                log.warning("closing %s failed: %s", type(closable).__name__, exc)
                 if not self._errors:
-                    self._errors.append(exc)
+                    self._errors.append(exc)  # the run's error line: not said twice
+                else:
+                    log.warning("closing %s failed: %s", type(closable).__name__, exc)
 
     def _summary(self, wall_s: float) -> RunSummary:
         latencies = np.asarray(self._latencies_ms, np.float64)
@@ -403,7 +411,9 @@ class VideoPipeline:
         return RunSummary(
             frames_in=self.frames_in,
             frames_out=self.frames_out,
-            dropped=self.dropped,
+            # Frames in flight when a second signal or an error aborted the run are lost
+            # too: every frame that came in and did not go out counts as dropped.
+            dropped=max(self.dropped, self.frames_in - self.frames_out),
             wall_s=wall_s,
             stage_fps={name: meter.fps for name, meter in self._meters.items()},
             latency_p50_ms=p50,
@@ -508,8 +518,12 @@ def open_stream(
     Raises:
         SourceError, SinkError: with a message for people; whatever was opened is closed.
     """
-    from ..sources import open_source
+    from ..sinks import check_output_paths
+    from ..sources import open_source, source_kind
 
+    # Before anything opens: an output must not be the input file, nor the other output.
+    is_file = source_kind(source_spec) == "file"
+    check_output_paths(source_spec if is_file else None, outputs.video_path, outputs.jsonl_path)
     source = open_source(
         source_spec,
         open_timeout_s=settings.open_timeout_s,
