@@ -24,11 +24,21 @@ from streamocr.synth.clips import build_kind_clip, score_clip
 KINDS = ("printed", "dim", "switch")
 
 
-def _clip(folder: Path, name: str, kind: str, seed: int, page: str = "image8") -> Path:
+def _clip(
+    folder: Path, name: str, kind: str, seed: int, page: str = "image8", size=(480, 360)
+) -> Path:
     path = folder / f"{name}.mp4"
     if not (path.is_file() and path.with_suffix(".json").is_file()):
-        build_kind_clip(path, kind, frames=300, seed=seed, photo_page=page)
+        build_kind_clip(path, kind, frames=300, size=size, seed=seed, photo_page=page)
     return path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,14 +48,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[71])
     parser.add_argument("--pages", nargs="*", default=[], help="v2_train validation pages")
     parser.add_argument("--page-seed", type=int, default=100, help="first seed of page clips")
+    parser.add_argument(
+        "--size", type=_size, default=(480, 360), help="WIDTHxHEIGHT of the clips (480x360)"
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=(*KINDS, "empty"),
+        default=[*KINDS, "empty"],
+        help="the kinds of seeded clips (default: all)",
+    )
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
-    clips = [(f"{k}{s}", k, _clip(args.folder, f"{k}{s}", k, s)) for s in args.seeds for k in KINDS]
+    size = args.size
+    # Clips of another size than the default are named after it, so sets can share a folder.
+    tag = "" if size == (480, 360) else f"_{size[0]}x{size[1]}"
+
+    def clip(name: str, kind: str, seed: int, page: str = "image8") -> tuple[str, str, Path]:
+        return name + tag, kind, _clip(args.folder, name + tag, kind, seed, page, size)
+
+    kinds = [k for k in KINDS if k in args.kinds]
+    clips = [clip(f"{k}{s}", k, s) for s in args.seeds for k in kinds]
     seed = args.seeds[0]
-    clips.append((f"empty{seed}", "empty", _clip(args.folder, f"empty{seed}", "empty", seed)))
+    if "empty" in args.kinds:
+        clips.append(clip(f"empty{seed}", "empty", seed))
     for i, page in enumerate(args.pages):
-        name = f"photo_{page}"
-        clips.append((name, "photo", _clip(args.folder, name, "photo", args.page_seed + i, page)))
+        clips.append(clip(f"photo_{page}", "photo", args.page_seed + i, page))
     reader = SudokuReader()
     by_kind: dict[str, list[tuple[str, VideoScore]]] = {}
     for name, kind, path in clips:
