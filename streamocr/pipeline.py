@@ -43,6 +43,7 @@ from .sources import VideoSource
 from .stabilize import GridObservation, Stabilizer
 from .tracking import GridTracker
 from .types import Frame, GridDetection, PuzzleResult
+from .verify import OutlineVerifier
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +392,9 @@ class VideoPipeline:
                 corner_gain=st.corner_gain,
                 jump_share=st.jump_share,
                 min_points=st.min_track_points,
+                verifier=OutlineVerifier(
+                    9 * reader.finder.settings.warp_cell_px, reader.finder.settings.min_score
+                ),
             )
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough(reader)
@@ -551,9 +555,10 @@ class VideoPipeline:
         settings = self.stabilize
         every = self.settings.detect_every
         detections = None
-        # Search every frame while nothing is followed or a new grid is being confirmed,
-        # so a grid is acquired at once; in between, optical flow follows it.
-        if not self.tracker.tracking or self.tracker.acquiring or frame.index % every == 0:
+        # Search every frame while nothing is followed, a new grid is being confirmed or a
+        # followed one failed its check, so a grid is acquired at once; in between,
+        # optical flow follows each grid and the tracker verifies it where the flow put it.
+        if self.tracker.needs_search or frame.index % every == 0:
             detections = self.reader.finder.detect_all(image, settings.max_grids)
         tracked = self.tracker.update(image, detections)
         read = frame.index % settings.recognize_every == 0
