@@ -43,20 +43,15 @@ def _load_config(args: argparse.Namespace):
 
 
 def _make_reader(config):
-    from .grid import GridFinder
     from .reader import SudokuReader
-    from .recognize import DigitRecognizer
 
-    recognizer = DigitRecognizer(
-        config.recognition.model, config.recognition.device, config.recognition.threads
-    )
-    return SudokuReader(GridFinder(config.grid), recognizer)
+    return SudokuReader.from_config(config)
 
 
 def cmd_read(args: argparse.Namespace) -> int:
     """`streamocr read IMAGE...`: print each grid and its solution, or JSON lines."""
     from .photos import load_image
-    from .reader import result_record
+    from .records import error_record, photo_record
 
     reader = _make_reader(_load_config(args))
     failed = False
@@ -65,17 +60,9 @@ def cmd_read(args: argparse.Namespace) -> int:
             image = load_image(path)
         except StreamOCRError as exc:
             failed = True
-            record = {
-                "path": str(path),
-                "found": False,
-                "corners": None,
-                "digits": None,
-                "solution": None,
-                "confidence": None,
-                "error": str(exc),
-            }
+            record = error_record(str(path), str(exc))
         else:
-            record = result_record(str(path), reader.read(image))
+            record = photo_record(str(path), reader.read(image))
         if args.json:
             print(json.dumps(record), flush=True)
         else:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
-from .reader import orientation_score, rotate_detection
+from .orientation import orientation_score, rotate_detection
 from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
@@ -527,12 +527,17 @@ class Stabilizer:
                             board.add(observation)
                 self._boards[observation.track_id] = board
             if observation.established:
-                results.append(self._result(observation.detection, board))
+                result = self._result(observation.detection, board)
+                results.append(replace(result, track_id=observation.track_id))
                 if board is not None and board.contradicted_frames:
                     # The frame says this may be another puzzle: show nothing read until
                     # the next frames decide, rather than the old reading.
                     results[-1] = PuzzleResult(
-                        results[-1].detection, None, status="pending", undecided=tuple(range(81))
+                        results[-1].detection,
+                        None,
+                        status="pending",
+                        undecided=tuple(range(81)),
+                        track_id=observation.track_id,
                     )
         results.sort(key=lambda r: r.detection.area, reverse=True)
         return results

@@ -90,8 +90,37 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class CellBatch:
+    """The model inputs of one found grid, in one or more orientations, ready for recognition.
+
+    Attributes:
+        detection: the grid as found (corners from the image's top-left).
+        inputs: float32 (R * 81, 1, 28, 28): the cells of R rotations of the grid.
+        has_ink: bool (R * 81,) whether each cell holds ink.
+        rotations: R, 1 (as found) or 4 (0, 90, 180, 270 degrees counter-clockwise; see
+            `streamocr.orientation`).
+    """
+
+    detection: GridDetection
+    inputs: np.ndarray
+    has_ink: np.ndarray
+    rotations: int = 1
+
+    def __post_init__(self) -> None:
+        rows = self.rotations * 81
+        if self.inputs.shape != (rows, 1, 28, 28):
+            raise ValueError(f"inputs must have shape ({rows}, 1, 28, 28), got {self.inputs.shape}")
+        if self.has_ink.shape != (rows,):
+            raise ValueError(f"has_ink must have shape ({rows},), got {self.has_ink.shape}")
+
+
+@dataclass(frozen=True)
 class PuzzleResult:
-    """Everything read from one image: the grid, the digits and the solution."""
+    """Everything read from one image: the grid, the digits and the solution.
+
+    On video, `track_id` names the tracked grid the result belongs to: stable while the grid
+    stays in view, new when a grid comes (back) into view. None for a still image.
+    """
 
     detection: GridDetection | None
     reading: Reading | None
@@ -102,6 +131,7 @@ class PuzzleResult:
     # Cells whose evidence over frames is still undecided ("pending" results from the
     # stabiliser): they read 0 in `reading` and must not be shown as either empty or a digit.
     undecided: tuple[int, ...] = ()
+    track_id: int | None = None
 
     @property
     def found(self) -> bool:

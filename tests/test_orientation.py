@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from streamocr.reader import choose_orientation
+from streamocr.orientation import choose_orientation
 from streamocr.synth.builders import PUZZLE
 
 TRUTH = np.array([int(c) for c in PUZZLE])

@@ -118,6 +118,8 @@ def test_file_under_a_slow_stage_loses_no_frame(clip, tmp_path):
             assert record["found"] and len(record["corners"]) == 4
             assert len(record["digits"]) == 81
     assert set(records[0]) == {
+        "schema",
+        "track",
         "frame",
         "pts",
         "found",

@@ -11,7 +11,18 @@ import pytest
 from streamocr.cli import main
 from streamocr.synth.builders import PUZZLE, SOLUTION, synthetic_photo
 
-KEYS = {"path", "found", "corners", "digits", "solution", "confidence", "error"}
+KEYS = {
+    "schema",
+    "path",
+    "found",
+    "corners",
+    "digits",
+    "solution",
+    "confidence",
+    "error",
+    "status",
+    "doubtful",
+}
 
 
 @pytest.fixture

@@ -1,0 +1,478 @@
+"""The real-time video pipeline: one stream's stages on threads, joined by bounded queues.
+
+Stages, each on its own thread, meet only at bounded queues::
+
+    capture ─▶ process (grid search + tracking, cells) ─▶ recognize (batched model call,
+    stabilise) ─▶ write (overlay, MP4, JSON lines)
+
+The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage calls its
+`locate` (tracking is stateful: one thread, frame order), the recognition stage its
+`prepare`, one model call for the cells of several frames (`recognize_grids`), and its
+`observe` (the stabiliser: one thread, frame order). With stabilisation (the default) the
+full grid search runs every `detect_every` frames (and on every frame while no grid is
+followed); in between optical flow follows the grids.
+
+``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
+queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
+oldest item to make room for the newest and counts it. The calling thread supervises: it
+shows the window and the progress bar, and turns `stop()` (Ctrl-C, SIGTERM, the q key)
+into an orderly end: capture stops, the frames already in flight are finished, the sinks
+are closed. A failure in any stage aborts the others and is re-raised by `run()` after the
+sinks are closed, so whatever was written stays valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import Config, PipelineSettings, StabilizeSettings
+from ..overlay import Overlay
+from ..reader import SudokuReader
+from ..records import frame_record
+from ..sinks import JsonLinesSink, VideoFileSink, WindowSink
+from ..sources import VideoSource
+from ..stream import GridWork, ResultFilter, StreamReader, recognize_grids
+from ..types import Frame, PuzzleResult
+from .control import budget_threads, stop_on_signals
+from .metrics import RunSummary, StageMeter
+from .progress import ProgressBar
+from .queues import POLL_S, Aborted, StageQueue
+
+log = logging.getLogger(__name__)
+
+_STOP_GRACE_S = 2.0  # how long a stop waits for a source blocked in a network read
+
+
+@dataclass
+class _Work:
+    """One frame on its way through the stages."""
+
+    frame: Frame
+    captured_at: float
+    grids: list[GridWork] | None = None
+    results: list[PuzzleResult] | None = None
+
+
+class VideoPipeline:
+    """Reads a video source, reads the Sudoku in each frame and writes the results.
+
+    Args:
+        source: an opened `VideoSource`.
+        reader: supplies the stages: `extract` (processing thread),
+            `recognizer.recognize` and `interpret` (recognition thread).
+        settings: queues, policy, batching.
+        video: annotated MP4 output, or None.
+        jsonl: per-frame JSON lines, or None.
+        window: an on-screen window, or None.
+        overlay: draws results on frames (only used when there is a video or window).
+        result_filter: the seam for temporal stabilisation (default: a `Stabilizer` when
+            `stabilize` is given and enabled, else `PassThrough`).
+        progress: a progress bar redrawn by the calling thread, or None.
+        stabilize: tracking and evidence settings; None or disabled: every frame is
+            searched and read on its own.
+
+    Example:
+        >>> pipeline = VideoPipeline(open_source("clip.mp4"), SudokuReader(), jsonl=sink)
+        >>> summary = pipeline.run()
+    """
+
+    def __init__(
+        self,
+        source: VideoSource,
+        reader: SudokuReader,
+        settings: PipelineSettings | None = None,
+        video: VideoFileSink | None = None,
+        jsonl: JsonLinesSink | None = None,
+        window: WindowSink | None = None,
+        overlay: Overlay | None = None,
+        result_filter: ResultFilter | None = None,
+        progress: ProgressBar | None = None,
+        stabilize: StabilizeSettings | None = None,
+    ) -> None:
+        self.source = source
+        self.reader = reader
+        self.settings = settings or PipelineSettings()
+        self.video = video
+        self.jsonl = jsonl
+        self.window = window
+        self.overlay = overlay or Overlay()
+        self.progress = progress
+        self.stream = StreamReader(reader, stabilize, self.settings.detect_every, result_filter)
+        policy = self.settings.policy
+        if policy == "auto":
+            policy = "drop" if source.info.live else "wait"
+        self.policy = policy
+        self._stop = threading.Event()
+        self._abort = threading.Event()
+        self._stopped_by: str | None = None
+        self._errors: list[BaseException] = []
+        drop = policy == "drop"
+        size = self.settings.live_queue_size if drop else self.settings.queue_size
+        self._frames_q = StageQueue(size, drop, self._abort)
+        self._cells_q = StageQueue(size, drop, self._abort)
+        self._results_q = StageQueue(size, drop, self._abort)
+        self._display_q = StageQueue(2, True, self._abort)
+        self._meters = {
+            name: StageMeter(name) for name in ("decode", "detect+cells", "recognize", "write")
+        }
+        self._latencies_ms: list[float] = []
+        self.frames_in = 0
+        self.frames_out = 0
+        self.model_calls = 0
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped so far by the live policy."""
+        return self._frames_q.dropped + self._cells_q.dropped + self._results_q.dropped
+
+    def stop(self, reason: str = "request") -> None:
+        """End the run soon: finish the frames in flight, then close. A second call aborts."""
+        if self._stop.is_set():
+            self._abort.set()
+        self._stopped_by = self._stopped_by or reason
+        self._stop.set()
+        self.source.stop()
+
+    def run(self) -> RunSummary:
+        """Run until the source ends or `stop()` is called; return the summary.
+
+        Raises:
+            StreamOCRError: the first error of any stage (source, model, sink), after the
+                other stages were stopped and the sinks closed.
+        """
+        # Load the compiled kernels and the model session before the first frame arrives,
+        # so a live source does not drop the frames that queue up meanwhile.
+        self.reader.warm_up()
+        start = time.monotonic()
+        stages = [
+            ("capture", self._capture),
+            ("process", self._process),
+            ("recognize", self._recognize),
+            ("write", self._write),
+        ]
+        threads = [
+            threading.Thread(target=self._guard, args=(fn,), name=f"streamocr-{name}", daemon=True)
+            for name, fn in stages
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            self._supervise(threads[-1])
+        except BaseException:
+            self._abort.set()
+            self.source.stop()
+            raise
+        finally:
+            for thread in threads[1:]:
+                thread.join()
+            # A source stuck in a network read cannot be interrupted; it is a daemon thread.
+            threads[0].join(timeout=_STOP_GRACE_S)
+            self._close()
+        if self._errors:
+            raise self._errors[0]
+        return self._summary(time.monotonic() - start)
+
+    def _guard(self, stage: Callable[[], None]) -> None:
+        try:
+            stage()
+        except Aborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to run() on the main thread
+            if not self._errors:
+                self._errors.append(exc)
+            self._abort.set()
+            self.source.stop()
+
+    def _supervise(self, writer: threading.Thread) -> None:
+        """The calling thread: window, keys, progress bar, until the writer is done."""
+        last_progress = 0.0
+        while writer.is_alive():
+            if self.window is not None:
+                try:
+                    index, image = self._display_q.get(timeout_s=POLL_S)
+                except (TimeoutError, Aborted):
+                    pass
+                else:
+                    if not self.window.show(image, index):
+                        self.stop("q key")
+            else:
+                writer.join(timeout=POLL_S)
+            now = time.monotonic()
+            if self.progress is not None and now - last_progress >= 0.25:
+                self.progress.update(self.frames_out)
+                last_progress = now
+        if self.progress is not None:
+            self.progress.update(self.frames_out)
+            self.progress.close()
+
+    def _capture(self) -> None:
+        meter = self._meters["decode"]
+        limit = self.settings.max_frames
+        try:
+            frames = self.source.frames()
+            while not self._stop.is_set():
+                start = time.perf_counter()
+                frame = next(frames, None)
+                if frame is None:
+                    break
+                meter.busy_s += time.perf_counter() - start
+                meter.frames += 1
+                self.frames_in += 1
+                self._frames_q.put(_Work(frame, time.perf_counter()))
+                if limit and self.frames_in >= limit:
+                    break
+        finally:
+            self._frames_q.put(None)
+
+    def _process(self) -> None:
+        meter = self._meters["detect+cells"]
+        stop_seen_at = None
+        try:
+            while True:
+                try:
+                    work = self._frames_q.get(timeout_s=POLL_S)
+                except TimeoutError:
+                    if self._stop.is_set():
+                        stop_seen_at = stop_seen_at or time.monotonic()
+                        if time.monotonic() - stop_seen_at > _STOP_GRACE_S:
+                            break  # the source is stuck in a read; do not wait for it
+                    continue
+                if work is None:
+                    break
+                with meter.timing():
+                    work.grids = self.stream.locate(work.frame.image, work.frame.index)
+                self._cells_q.put(work)
+        finally:
+            self._cells_q.put(None)
+
+    def _recognize(self) -> None:
+        meter = self._meters["recognize"]
+        most = self.settings.batch_frames
+        ended = False
+        try:
+            while not ended:
+                work = self._cells_q.get()
+                if work is None:
+                    break
+                batch = [work]
+                while len(batch) < most:
+                    try:
+                        more = self._cells_q.get_nowait()
+                    except TimeoutError:
+                        break
+                    if more is None:
+                        ended = True
+                        break
+                    batch.append(more)
+                with meter.timing(len(batch)):
+                    self._recognize_batch(batch)
+                for work in batch:
+                    self._results_q.put(work)
+        finally:
+            self._results_q.put(None)
+
+    def _recognize_batch(self, batch: list[_Work]) -> None:
+        """One model call for the cells of every grid of every frame in `batch`."""
+        for work in batch:
+            self.stream.prepare(work.grids or [])
+        grids = [grid for work in batch for grid in work.grids or []]
+        self.model_calls += recognize_grids(self.reader.recognizer, grids)
+        for work in batch:
+            work.results = self.stream.observe(work.grids or [])
+            work.grids = None  # free the cell images early
+
+    def _write(self) -> None:
+        meter = self._meters["write"]
+        draw = self.video is not None or self.window is not None
+        while True:
+            work = self._results_q.get()
+            if work is None:
+                break
+            with meter.timing():
+                frame = work.frame
+                if draw:
+                    annotated = self.overlay.draw_all(frame.image, work.results)
+                    if self.video is not None:
+                        self.video.write(annotated, frame.pts_s)
+                    if self.window is not None:
+                        self._display_q.put((frame.index, annotated))
+                latency_ms = (time.perf_counter() - work.captured_at) * 1000.0
+                if self.jsonl is not None:
+                    self.jsonl.write(frame_record(frame, work.results, latency_ms))
+            self._latencies_ms.append(latency_ms)
+            self.frames_out += 1
+
+    def _close(self) -> None:
+        for closable in (self.video, self.jsonl, self.window, self.source):
+            if closable is None:
+                continue
+            try:
+                closable.close()
+            except Exception as exc:  # noqa: BLE001 - close the others anyway
+                log.warning("closing %s failed: %s", type(closable).__name__, exc)
+                if not self._errors:
+                    self._errors.append(exc)
+
+    def _summary(self, wall_s: float) -> RunSummary:
+        latencies = np.asarray(self._latencies_ms, np.float64)
+        p50 = p95 = None
+        if latencies.size:
+            p50, p95 = (float(v) for v in np.percentile(latencies, [50, 95]))
+        return RunSummary(
+            frames_in=self.frames_in,
+            frames_out=self.frames_out,
+            dropped=self.dropped,
+            wall_s=wall_s,
+            stage_fps={name: meter.fps for name, meter in self._meters.items()},
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            model_calls=self.model_calls,
+            reconnects=getattr(self.source, "reconnects", 0),
+            decode_errors=getattr(self.source, "decode_errors", 0),
+            stopped_by=self._stopped_by,
+            encoder=self.video.encoder if self.video is not None else None,
+        )
+
+
+class _RecordTee:
+    """A JSON-lines sink that also keeps the records in a list (for scoring a run)."""
+
+    def __init__(self, sink: JsonLinesSink | None, records: list[dict] | None) -> None:
+        self.sink = sink
+        self.records = records
+
+    def write(self, record: dict) -> None:
+        """Write the record to the file and keep it."""
+        if self.sink is not None:
+            self.sink.write(record)
+        if self.records is not None:
+            self.records.append(record)
+
+    def close(self) -> None:
+        """Close the file."""
+        if self.sink is not None:
+            self.sink.close()
+
+
+@dataclass
+class RunOutputs:
+    """Where `run_video` writes: all optional."""
+
+    video_path: str | None = None
+    jsonl_path: str | None = None
+    display: bool = False
+    progress: bool = False
+
+
+def run_video(
+    source_spec: str,
+    reader: SudokuReader,
+    settings: PipelineSettings,
+    outputs: RunOutputs,
+    stabilize: StabilizeSettings | None = None,
+    records: list[dict] | None = None,
+) -> RunSummary:
+    """Open the source and the sinks, run the pipeline with Ctrl-C/SIGTERM as a clean stop.
+
+    Args:
+        stabilize: tracking and evidence over frames; None: each frame on its own.
+        records: when given, each frame's JSON-lines record is also appended here.
+
+    Raises:
+        SourceError, SinkError, ModelError: with a message for people; outputs already
+            written are closed and valid.
+    """
+    from ..sources import open_source
+
+    budget_threads(settings)
+    source = open_source(
+        source_spec,
+        open_timeout_s=settings.open_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        reconnect_attempts=settings.reconnect_attempts,
+        reconnect_backoff_s=settings.reconnect_backoff_s,
+        decoder_threads=settings.decoder_threads,
+    )
+    opened: list[Any] = [source]
+    try:
+        info = source.info
+        video = jsonl = window = None
+        if outputs.video_path:
+            video = VideoFileSink(
+                outputs.video_path,
+                info.width,
+                info.height,
+                info.fps,
+                # A file keeps its own time base and timestamps; a live source's start at 0.
+                time_base=None if info.live else info.time_base,
+                start_at_zero=info.live,
+            )
+            opened.append(video)
+        if outputs.jsonl_path or records is not None:
+            jsonl = _RecordTee(
+                JsonLinesSink(outputs.jsonl_path) if outputs.jsonl_path else None, records
+            )
+            opened.append(jsonl)
+        if outputs.display:
+            window = WindowSink(f"streamocr - {info.name}")
+            opened.append(window)
+    except BaseException:
+        for closable in reversed(opened):
+            closable.close()
+        raise
+    total = info.frame_count
+    if settings.max_frames:
+        total = min(total, settings.max_frames) if total else settings.max_frames
+    progress = ProgressBar(total) if outputs.progress else None
+    pipeline = VideoPipeline(
+        source, reader, settings, video, jsonl, window, progress=progress, stabilize=stabilize
+    )
+    with stop_on_signals(pipeline):
+        return pipeline.run()
+
+
+def process_video(
+    source: str,
+    out: str | None = None,
+    jsonl: str | None = None,
+    config: Config | None = None,
+    *,
+    display: bool = False,
+    progress: bool = False,
+    reader: SudokuReader | None = None,
+    records: list[dict] | None = None,
+) -> RunSummary:
+    """Read the Sudoku puzzles of a video file, camera or stream, as `streamocr run` does.
+
+    Tracking and stabilisation are on (as configured); the run stops cleanly on Ctrl-C or
+    SIGTERM when called from the main thread.
+
+    Args:
+        source: a file path, a camera (``"0"``, ``"/dev/video0"``) or a stream URL.
+        out: write the annotated video here (MP4, H.264).
+        jsonl: write one JSON line per frame here (see `streamocr.records`).
+        config: the configuration (default: the built-in defaults).
+        display: show a window.
+        progress: show a progress bar on stderr.
+        reader: reuse an already built `SudokuReader` (its model) instead of building one.
+        records: when given, each frame's record is also appended here.
+
+    Returns:
+        The run's `RunSummary` (frames in and out, dropped, fps per stage, latency).
+
+    Raises:
+        StreamOCRError: a source, output, model or configuration problem, with a message
+            for people; outputs already written are closed and valid.
+    """
+    if config is None:
+        config = Config()
+    reader = reader or SudokuReader.from_config(config)
+    outputs = RunOutputs(video_path=out, jsonl_path=jsonl, display=display, progress=progress)
+    return run_video(source, reader, config.pipeline, outputs, config.stabilize, records)

@@ -1,0 +1,236 @@
+"""Reading one video stream frame by frame: the grid tracker, the cells, the model and the
+stabiliser, with no threads.
+
+`StreamReader` holds one stream's state (its tracker and its stabiliser, both used in frame
+order) and shares the stateless stages of a `SudokuReader` (grid search, cell cutting, the
+model). Its work on a frame comes in three steps, so a threaded pipeline can run them on
+different threads and batch the model across frames (or across streams)::
+
+    grids = stream.locate(image, index)        # grid search / tracking, cells cut
+    stream.prepare(grids)                      # only the locked rotation of known boards
+    recognize_grids(recognizer, grids)         # one model call for any number of grids
+    results = stream.observe(grids)            # evidence over frames: what to show
+
+`update(image)` does all of it for one frame, for programs with their own frame loop.
+
+Example:
+    >>> stream = StreamReader.from_config()
+    >>> for image in frames:  # BGR uint8 arrays from any camera loop
+    ...     for result in stream.update(image):
+    ...         print(result.track_id, result.status)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .orientation import one_rotation, turn_cells
+from .reader import SudokuReader, interpret_cells
+from .stabilize import GridObservation, Stabilizer
+from .tracking import GridTracker
+from .types import CellBatch, GridDetection, PuzzleResult
+from .verify import OutlineVerifier
+
+if TYPE_CHECKING:
+    from .config import Config, StabilizeSettings
+    from .recognize import DigitRecognizer
+
+
+class ResultFilter(Protocol):
+    """The seam between recognition and overlay: one frame's grids in, what to show out.
+
+    `Stabilizer` (evidence over frames, board identity) is the stateful filter; it runs on
+    the recognition thread, in frame order. `PassThrough` shows each frame's own reading.
+    """
+
+    def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
+        """Return the results to show for one frame's grids, largest first."""
+        ...
+
+    def locked_orientation(self, track_id: int) -> int | None:
+        """The quarter turns decided for a tracked grid, or None while undecided."""
+        ...
+
+
+class PassThrough:
+    """A `ResultFilter` that shows each frame's own reading (solved every frame)."""
+
+    def update(self, observations: list[GridObservation]) -> list[PuzzleResult]:
+        """Interpret each recognised grid on its own."""
+        results = []
+        for o in observations:
+            if o.probabilities is None or o.has_ink is None:
+                continue
+            result = interpret_cells(o.detection, o.has_ink, o.rotations, o.probabilities)
+            results.append(_with_track(result, o.track_id))
+        return results
+
+    def locked_orientation(self, track_id: int) -> int | None:
+        """Each frame is read on its own: every orientation is tried every time."""
+        return None
+
+
+def _with_track(result: PuzzleResult, track_id: int) -> PuzzleResult:
+    from dataclasses import replace
+
+    return replace(result, track_id=track_id)
+
+
+@dataclass
+class GridWork:
+    """One grid of one frame on its way from `locate` to `observe`."""
+
+    track_id: int
+    detection: GridDetection
+    established: bool = True
+    visible: np.ndarray | None = None
+    cells: CellBatch | None = None
+    probabilities: np.ndarray | None = None
+
+
+def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
+    """Run the cells of every grid in `grids` that has cells through the model in one call.
+
+    The batch is padded to a power of two of grids (81 cells each), so the model session
+    sees few shapes. Sets each grid's `probabilities`; returns the model calls made (0 or 1).
+    """
+    found = [grid for grid in grids if grid.cells is not None]
+    if not found:
+        return 0
+    counts = [len(grid.cells.inputs) for grid in found if grid.cells is not None]
+    padded = 1
+    while padded * 81 < sum(counts):
+        padded *= 2
+    inputs = np.zeros((padded * 81, 1, 28, 28), np.float32)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for grid, start, count in zip(found, starts, counts, strict=True):
+        assert grid.cells is not None
+        inputs[start : start + count] = grid.cells.inputs
+    probabilities = recognizer.recognize(inputs)
+    for grid, start, count in zip(found, starts, counts, strict=True):
+        grid.probabilities = probabilities[start : start + count]
+    return 1
+
+
+class StreamReader:
+    """One video stream's reader: the tracker and the stabiliser, frame by frame.
+
+    Args:
+        reader: the stateless stages (grid finder, cell cutting, model); may be shared by
+            several streams.
+        stabilize: evidence over frames and tracking (`[stabilize]`); None or disabled:
+            every frame is searched and read on its own (`PassThrough`).
+        detect_every: run the full grid search every N frames while a grid is followed.
+        result_filter: replaces the stabiliser (a `ResultFilter`).
+    """
+
+    def __init__(
+        self,
+        reader: SudokuReader,
+        stabilize: StabilizeSettings | None = None,
+        detect_every: int = 1,
+        result_filter: ResultFilter | None = None,
+    ) -> None:
+        self.reader = reader
+        self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
+        self.detect_every = detect_every
+        self.tracker: GridTracker | None = None
+        if self.stabilize is not None:
+            st = self.stabilize
+            self.tracker = GridTracker(
+                warp_size=9 * reader.finder.settings.warp_cell_px,
+                max_grids=st.max_grids,
+                confirm_detections=st.track_confirm_detections,
+                max_missed_frames=st.track_max_missed_frames,
+                min_visible_share=st.min_visible_share,
+                corner_gain=st.corner_gain,
+                jump_share=st.jump_share,
+                min_points=st.min_track_points,
+                verifier=OutlineVerifier(
+                    9 * reader.finder.settings.warp_cell_px, reader.finder.settings.min_score
+                ),
+            )
+        if result_filter is None:
+            result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
+        self.result_filter = result_filter
+        self._frames = 0
+
+    @classmethod
+    def from_config(
+        cls, config: Config | None = None, reader: SudokuReader | None = None
+    ) -> StreamReader:
+        """The stream reader `streamocr run` uses, built from a configuration (default: the
+        built-in defaults); pass `reader` to share its model between streams."""
+        if config is None:
+            from .config import Config
+
+            config = Config()
+        reader = reader or SudokuReader.from_config(config)
+        return cls(reader, config.stabilize, config.pipeline.detect_every)
+
+    def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
+        """The grids of frame `index` (frames in order), with their cells cut where they are
+        read this frame."""
+        if self.tracker is None:
+            batch = self.reader.extract(image)
+            return [] if batch is None else [GridWork(0, batch.detection, cells=batch)]
+        settings = self.stabilize
+        assert settings is not None
+        detections = None
+        # Search every frame while nothing is followed, a new grid is being confirmed or a
+        # followed one failed its check, so a grid is acquired at once; in between,
+        # optical flow follows each grid and the tracker verifies it where the flow put it.
+        tracker = self.tracker
+        if tracker.needs_search or index % self.detect_every == 0:
+            detections = self.reader.finder.detect_all(image, settings.max_grids)
+        tracked = tracker.update(image, detections)
+        read = index % settings.recognize_every == 0
+        return [
+            GridWork(
+                t.track_id,
+                t.detection,
+                t.established,
+                t.visible,
+                self.reader.extract_at(image, t.cut) if read else None,
+            )
+            for t in tracked
+        ]
+
+    def prepare(self, grids: list[GridWork]) -> None:
+        """Keep only the decided rotation of the cells of boards whose orientation is locked
+        (call on the thread that calls `observe`, before the model runs)."""
+        for grid in grids:
+            if grid.cells is None or grid.cells.rotations != 4:
+                continue
+            k = self.result_filter.locked_orientation(grid.track_id)
+            if k is not None:
+                grid.cells = one_rotation(grid.cells, k)
+                if grid.visible is not None:
+                    grid.visible = turn_cells(grid.visible, k)
+
+    def observe(self, grids: list[GridWork]) -> list[PuzzleResult]:
+        """What to show for one frame's recognised grids, largest first (frames in order)."""
+        observations = [
+            GridObservation(
+                track_id=grid.track_id,
+                detection=grid.detection,
+                probabilities=grid.probabilities,
+                has_ink=None if grid.cells is None else grid.cells.has_ink,
+                rotations=1 if grid.cells is None else grid.cells.rotations,
+                visible=grid.visible,
+                established=grid.established,
+            )
+            for grid in grids
+        ]
+        return self.result_filter.update(observations)
+
+    def update(self, image: np.ndarray) -> list[PuzzleResult]:
+        """Read one frame (BGR uint8) of the stream; return what to show, largest first."""
+        grids = self.locate(image, self._frames)
+        self._frames += 1
+        self.prepare(grids)
+        recognize_grids(self.reader.recognizer, grids)
+        return self.observe(grids)
