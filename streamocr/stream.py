@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .orientation import one_rotation, turn_cells
+from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
 from .stabilize import GridObservation, Stabilizer
 from .tracking import GridTracker
@@ -184,9 +185,11 @@ class StreamReader:
         # followed one failed its check, so a grid is acquired at once; in between,
         # optical flow follows each grid and the tracker verifies it where the flow put it.
         tracker = self.tracker
+        # The ink gray once per frame: the search, the tracker and the cells all read it.
+        gray = ink_gray(image)
         if tracker.needs_search or index % self.detect_every == 0:
-            detections = self.reader.finder.detect_all(image, settings.max_grids)
-        tracked = tracker.update(image, detections)
+            detections = self.reader.finder.detect_all(gray, settings.max_grids)
+        tracked = tracker.update(gray, detections)
         read = index % settings.recognize_every == 0
         return [
             GridWork(
@@ -194,7 +197,7 @@ class StreamReader:
                 t.detection,
                 t.established,
                 t.visible,
-                self.reader.extract_at(image, t.cut) if read else None,
+                self.reader.extract_at(gray, t.cut) if read else None,
             )
             for t in tracked
         ]
