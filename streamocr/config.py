@@ -50,8 +50,11 @@ class PipelineSettings:
         policy: "auto" (files wait and never drop; live sources drop the oldest frames),
             "wait" or "drop".
         batch_frames: most frames whose cells go to the model in one call.
-        detect_every: run the full grid search every N frames; in between the grid is
-            tracked from the previous frame.
+        detect_every: run the full grid search every N frames while grids are followed
+            (it finds a second grid coming into view); in between each followed grid is
+            carried by optical flow and verified where the flow put it (`streamocr.verify`).
+            The search also runs whenever nothing is followed, a new grid is being
+            established or a followed one fails its check.
         open_timeout_s: how long opening a network source may take.
         read_timeout_s: how long a live source may go without a frame before reconnecting.
         reconnect_attempts: how often a live source is reopened before giving up (0: never).
@@ -65,7 +68,7 @@ class PipelineSettings:
     live_queue_size: int = 2
     policy: str = "auto"
     batch_frames: int = 4
-    detect_every: int = 1
+    detect_every: int = 30
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     reconnect_attempts: int = 10
