@@ -222,8 +222,7 @@ class VideoPipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                meter.busy_s += time.perf_counter() - start
-                meter.frames += 1
+                meter.add(time.perf_counter() - start)
                 self.frames_in += 1
                 self._frames_q.put(_Work(frame, time.perf_counter()))
                 if limit and self.frames_in >= limit:
@@ -331,6 +330,11 @@ class VideoPipeline:
             dropped=self.dropped,
             wall_s=wall_s,
             stage_fps={name: meter.fps for name, meter in self._meters.items()},
+            stage_ms={
+                name: ms
+                for name, meter in self._meters.items()
+                if (ms := meter.percentiles_ms()) is not None
+            },
             latency_p50_ms=p50,
             latency_p95_ms=p95,
             model_calls=self.model_calls,
