@@ -31,9 +31,9 @@ from .orientation import one_rotation, turn_cells
 from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
 from .stabilize import GridObservation, Stabilizer
-from .tracking import GridTracker
+from .tracking import GridTracker, TrackedGrid
 from .types import CellBatch, GridDetection, PuzzleResult
-from .verify import OutlineVerifier
+from .verify import OutlineVerifier, page_signature, same_page
 
 if TYPE_CHECKING:
     from .config import Config, StabilizeSettings
@@ -126,6 +126,10 @@ class StreamReader:
             every frame is searched and read on its own (`PassThrough`).
         detect_every: run the full grid search every N frames while a grid is followed.
         result_filter: replaces the stabiliser (a `ResultFilter`).
+        reread_every: a board whose reading is confirmed (its orientation locked) and whose
+            page looks unchanged since it was last read (`verify.same_page`) has its cells
+            cut and recognised only every N frames; any change is read at once. 1: every
+            frame.
     """
 
     def __init__(
@@ -134,8 +138,11 @@ class StreamReader:
         stabilize: StabilizeSettings | None = None,
         detect_every: int = 1,
         result_filter: ResultFilter | None = None,
+        reread_every: int = 1,
     ) -> None:
         self.reader = reader
+        self.reread_every = reread_every
+        self._last_read: dict[int, tuple[int, np.ndarray]] = {}  # track: frame, signature
         self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
         self.detect_every = detect_every
         self.tracker: GridTracker | None = None
@@ -170,7 +177,10 @@ class StreamReader:
 
             config = Config()
         reader = reader or SudokuReader.from_config(config)
-        return cls(reader, config.stabilize, config.pipeline.detect_every)
+        pipeline = config.pipeline
+        return cls(
+            reader, config.stabilize, pipeline.detect_every, reread_every=pipeline.reread_every
+        )
 
     def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
@@ -191,16 +201,40 @@ class StreamReader:
             detections = self.reader.finder.detect_all(gray, settings.max_grids)
         tracked = tracker.update(gray, detections)
         read = index % settings.recognize_every == 0
+        self._last_read = {
+            t.track_id: self._last_read[t.track_id]
+            for t in tracked
+            if t.track_id in self._last_read
+        }
         return [
             GridWork(
                 t.track_id,
                 t.detection,
                 t.established,
                 t.visible,
-                self.reader.extract_at(gray, t.cut) if read else None,
+                self.reader.extract_at(gray, t.cut)
+                if read and self._rereads(gray, t, index)
+                else None,
             )
             for t in tracked
         ]
+
+    def _rereads(self, gray: np.ndarray, grid: TrackedGrid, index: int) -> bool:
+        """Whether a grid is read this frame: always, unless its board is confirmed, its page
+        unchanged since it was last read, and that less than `reread_every` frames ago."""
+        if self.reread_every <= 1:
+            return True
+        signature = page_signature(gray, grid.cut.corners)
+        last = self._last_read.get(grid.track_id)
+        if (
+            last is not None
+            and index - last[0] < self.reread_every
+            and self.result_filter.locked_orientation(grid.track_id) is not None
+            and same_page(signature, last[1])
+        ):
+            return False
+        self._last_read[grid.track_id] = (index, signature)
+        return True
 
     def prepare(self, grids: list[GridWork]) -> None:
         """Keep only the decided rotation of the cells of boards whose orientation is locked

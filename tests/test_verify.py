@@ -95,3 +95,35 @@ def test_a_followed_grid_is_verified_on_frames_without_a_search():
     grids = tracker.update(_frame(moved, blank, seed=2), None)
     assert not any(g.detected or g.measured is not None for g in grids)
     assert tracker.needs_search
+
+
+def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
+    """Cells of a confirmed board whose page looks the same are cut and recognised every
+    `reread_every` frames; a page swapped under the same outline is read at once."""
+    from streamocr.config import Config, PipelineSettings
+    from streamocr.stream import StreamReader, recognize_grids
+    from streamocr.synth.clips import other_puzzle
+
+    config = Config(pipeline=PipelineSettings(reread_every=3))
+    stream = StreamReader.from_config(config)
+
+    def step(image: np.ndarray, index: int) -> bool:
+        grids = stream.locate(image, index)
+        stream.prepare(grids)
+        recognize_grids(stream.reader.recognizer, grids)
+        stream.observe(grids)
+        return grids[0].cells is not None
+
+    page = _frame(TRUTH)
+    index = 0
+    while stream.result_filter.locked_orientation(0) is None:
+        assert step(page, index)  # read on every frame until confirmed
+        index += 1
+        assert index < 20
+    read = [step(_frame(TRUTH, seed=index + k), index + k) for k in range(6)]
+    assert read.count(True) == 2  # one frame in three
+    swapped = _frame(TRUTH, render_grid(other_puzzle()[0], cell_px=32, seed=5))
+    index += 6
+    assert step(_frame(TRUTH, seed=98), index)  # three frames since the last read: read
+    assert not step(_frame(TRUTH, seed=99), index + 1)  # unchanged, read a frame ago
+    assert step(swapped, index + 2)  # a new page under the outline: read at once

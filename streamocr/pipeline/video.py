@@ -104,7 +104,13 @@ class VideoPipeline:
         self.window = window
         self.overlay = overlay or Overlay()
         self.progress = progress
-        self.stream = StreamReader(reader, stabilize, self.settings.detect_every, result_filter)
+        self.stream = StreamReader(
+            reader,
+            stabilize,
+            self.settings.detect_every,
+            result_filter,
+            reread_every=self.settings.reread_every,
+        )
         policy = self.settings.policy
         if policy == "auto":
             policy = "drop" if source.info.live else "wait"
