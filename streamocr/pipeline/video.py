@@ -10,7 +10,9 @@ The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage ca
 `prepare`, one model call for the cells of several frames (`recognize_grids`), and its
 `observe` (the stabiliser: one thread, frame order). With stabilisation (the default) the
 full grid search runs every `detect_every` frames (and on every frame while no grid is
-followed); in between optical flow follows the grids.
+followed, a new one is being established or a followed one fails its check); in between
+optical flow follows the grids and each is verified where the flow put it
+(`streamocr.verify`).
 
 ``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
 queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
