@@ -31,6 +31,7 @@ eval: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check streamocr tests bench
 	$(BIN)/ruff format --check streamocr tests bench
+	$(BIN)/mypy
 
 train: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[train]'

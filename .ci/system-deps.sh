@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: GStreamer's RTSP server (tests/test_rtsp.py), run by the
-# system Python through python3-gi. Idempotent and quiet: does nothing when all are present.
+# system Python through python3-gi; TrueType fonts the second clip generator prints pages in
+# (streamocr/synth/footage.py; tests/test_never_lie.py skips without them). Idempotent and quiet: does nothing when all are present.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,10 @@ packages=(
   gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
+  fonts-liberation
+  fonts-freefont-ttf
+  fonts-dejavu-core
+  fonts-dejavu-extra
 )
 
 missing=()

@@ -7,6 +7,14 @@ prints one line per clip and a summary per kind (clear = printed and real pages)
     .venv/bin/python -m bench.clipset out/clips --seeds 71 72 73 74 \\
         --pages image1008 image1011 image157
 
+With ``--footage`` the set comes from the second, independent generator
+(`streamocr.synth.footage`: TrueType pages, real validation pages, 480 lines to 1080p,
+corners out of the frame, distractor lines, dim, blurred, unreadable footage), scored per
+condition (clear, hard, unreadable, empty)::
+
+    .venv/bin/python -m bench.clipset out/footage --footage --seeds 1 2 3 \
+        --pages image1008 image1011 image157
+
 Clips already in the folder are reused, so a set made once can be scored again after a
 change. A clip built for a seed is the same whenever it is built (up to the encoder).
 """
@@ -49,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", nargs="*", default=[], help="v2_train validation pages")
     parser.add_argument("--page-seed", type=int, default=100, help="first seed of page clips")
     parser.add_argument(
+        "--footage", action="store_true", help="clips of streamocr.synth.footage instead"
+    )
+    parser.add_argument("--frames", type=int, default=180, help="frames per footage clip")
+    parser.add_argument("--only", default=None, help="score only clips whose name has this")
+    parser.add_argument(
         "--size", type=_size, default=(480, 360), help="WIDTHxHEIGHT of the clips (480x360)"
     )
     parser.add_argument(
@@ -60,6 +73,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
+    if args.footage:
+        clips = _footage_clips(args.folder, args.seeds, args.pages, args.frames)
+    else:
+        clips = _generator_clips(args)
+    if args.only:
+        clips = [c for c in clips if args.only in c[0]]
+    _report(clips)
+    return 0
+
+
+def _footage_clips(folder: Path, seeds: list[int], pages: list[str], frames: int) -> list:
+    from streamocr.synth.footage import build_footage, footage_set, spec_name
+
+    clips = []
+    for spec in footage_set(seeds, pages, frames):
+        name = spec_name(spec)
+        path = folder / f"{name}.mp4"
+        if not (path.is_file() and path.with_suffix(".json").is_file()):
+            build_footage(path, spec)
+        clips.append((name, spec.condition, path))
+    return clips
+
+
+def _generator_clips(args: argparse.Namespace) -> list:
     size = args.size
     # Clips of another size than the default are named after it, so sets can share a folder.
     tag = "" if size == (480, 360) else f"_{size[0]}x{size[1]}"
@@ -74,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         clips.append(clip(f"empty{seed}", "empty", seed))
     for i, page in enumerate(args.pages):
         clips.append(clip(f"photo_{page}", "photo", args.page_seed + i, page))
+    return clips
+
+
+def _report(clips: list) -> None:
+    """Score each clip, print a line per clip and a summary per group."""
     reader = SudokuReader()
     by_kind: dict[str, list[tuple[str, VideoScore]]] = {}
     for name, kind, path in clips:
@@ -86,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: right {score.right_frames}/{score.in_view_frames}"
             f"{'' if share is None else f' ({100 * share:.1f}%)'}, acquisition {acq or '-'}, "
             f"flicker {score.flicker}, wrong {score.wrong_frames}, "
-            f"false grid {score.false_grid_frames}",
+            f"false grid {score.false_grid_frames}"
+            f"{f', partly in view wrong {score.partial_wrong_frames}' if score.partial_wrong_frames else ''}"
+            f"{f', shown on unreadable {score.unreadable_shown_frames}/{score.unreadable_frames}' if score.unreadable_frames else ''}",
             flush=True,
         )
     print()
@@ -102,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{', never ' + str(acqs.count(None)) if None in acqs else ''}; "
             f"flicker {sum(s.flicker for _, s in scores)}; "
             f"wrong frames {sum(s.wrong_frames for _, s in scores)}; "
-            f"false-grid frames {sum(s.false_grid_frames for _, s in scores)}"
+            f"false-grid frames {sum(s.false_grid_frames for _, s in scores)}; "
+            f"shown on unreadable {sum(s.unreadable_shown_frames for _, s in scores)}"
         )
-    return 0
 
 
 if __name__ == "__main__":

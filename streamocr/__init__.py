@@ -9,7 +9,8 @@ The public API (everything else is internal and may move):
   with the grid tracking and the evidence over frames of `streamocr run`, without threads.
 - `process_video(source, out=..., jsonl=..., config=...)` -> `RunSummary`: what
   `streamocr run` does (threads, queues, outputs), with the same defaults.
-- `load_config(path, overrides)` -> `Config`; `PuzzleResult`, `GridDetection`, `Reading`;
+- `load_config(path, overrides)` -> `Config`; `PuzzleResult`, `GridDetection`, `Reading`,
+  `Status` (a `str` enum: solved, invalid, unsolvable, not_found, gave_up, pending);
   `StreamOCRError` and its subclasses; `records` (the JSON records of the CLI).
 
 Example:
@@ -38,6 +39,7 @@ _EXPORTS = {
     "PuzzleResult": ".types",
     "GridDetection": ".types",
     "Reading": ".types",
+    "Status": ".types",
     "Frame": ".types",
     "StreamOCRError": ".errors",
     "InputError": ".errors",
@@ -62,6 +64,7 @@ __all__ = [
     "SinkError",
     "SourceError",
     "StreamOCRError",
+    "Status",
     "StreamReader",
     "load_config",
     "process_video",
@@ -83,7 +86,7 @@ if TYPE_CHECKING:
     from .pipeline import RunSummary, process_video
     from .reader import SudokuReader as Reader
     from .stream import StreamReader
-    from .types import Frame, GridDetection, PuzzleResult, Reading
+    from .types import Frame, GridDetection, PuzzleResult, Reading, Status
 
 
 def __getattr__(name: str) -> Any:

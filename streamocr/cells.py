@@ -62,7 +62,7 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
         for a in _vertical_line_ink(np.ascontiguousarray(binary.T), cell_px)
     )
     square = np.ones((3, 3), np.uint8)
-    lines = cv2.dilate(h_lines | v_lines, square)
+    lines: np.ndarray = cv2.dilate(h_lines | v_lines, square)
     # Bent lines take only thin ink with them (a blurred digit beside one keeps its edge).
     lines |= cv2.dilate(h_bent | v_bent, square) & (h_thin | v_thin)
     binary[lines > 0] = 0

@@ -127,7 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         display=display,
         progress=source_kind(source) == "file" and sys.stderr.isatty(),
     )
-    summary = run_video(source, _make_reader(config), settings, outputs, config.stabilize)
+    summary = run_video(
+        source, _make_reader(config), settings, outputs, config.stabilize, None, config.tracking
+    )
     for line in summary.lines():
         print(f"streamocr: {line}", file=sys.stderr)
     return {"SIGINT": 130, "SIGTERM": 143}.get(summary.stopped_by or "", 0)
@@ -171,7 +173,13 @@ def cmd_eval_video(args: argparse.Namespace) -> int:
         jsonl_path=str(args.jsonl) if args.jsonl else None,
     )
     summary = run_video(
-        str(args.video), _make_reader(config), config.pipeline, outputs, config.stabilize, records
+        str(args.video),
+        _make_reader(config),
+        config.pipeline,
+        outputs,
+        config.stabilize,
+        records,
+        config.tracking,
     )
     score = score_video(records, truth)
     if args.json:

@@ -14,8 +14,39 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .grid import GridFinderSettings
-from .recognize import DEFAULT_MODEL
+from .resources import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class GridFinderSettings:
+    """Knobs of the grid finder.
+
+    Attributes:
+        work_max_side: longer side of the image the search runs on (corners are scaled back).
+        min_area_frac: smallest grid outline, as a fraction of the working image.
+        min_score: smallest structure score accepted as a Sudoku grid (0..1).
+        warp_cell_px: pixels per cell in the warped grid handed to cell extraction.
+        straighten: fit the warped grid's own inner lines and resample it so a curved or
+            folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
+            on the validation pages it reads as many grids right as one homography (it
+            mends folded pages and misplaces lines on a few others).
+    """
+
+    work_max_side: int = 800
+    min_area_frac: float = 0.02
+    min_score: float = 0.12
+    warp_cell_px: int = 40
+    straighten: bool = False
+
+    def __post_init__(self) -> None:
+        if self.work_max_side < 160:
+            raise ValueError(f"work_max_side must be >= 160, got {self.work_max_side}")
+        if not 0 < self.min_area_frac < 1:
+            raise ValueError(f"min_area_frac must be in (0, 1), got {self.min_area_frac}")
+        if not 0 <= self.min_score <= 1:
+            raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
+        if not 16 <= self.warp_cell_px <= 128:
+            raise ValueError(f"warp_cell_px must be in [16, 128], got {self.warp_cell_px}")
 
 
 @dataclass(frozen=True)
@@ -109,7 +140,7 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class StabilizeSettings:
-    """Evidence over frames, confirmation, board identity and grid tracking (video only).
+    """Evidence over frames, confirmation and board identity (video only).
 
     Each cell keeps, per class, a decayed sum of the per-frame log-probabilities (each
     clipped at `log_floor`, so one frame can never weigh more than ``-log_floor``). A class
@@ -150,20 +181,11 @@ class StabilizeSettings:
             leading digit (a given read as empty, an empty cell read as its solution's
             digit), they settle it as the digit only when its evidence leads empty's by
             this much (nats), and never as empty.
+        vouch_margin: a fully confirmed reading with one solution is shown only when no
+            single cell has another class within this many nats of its shown one on the
+            evidence that would also leave exactly one solution (a given dropped or
+            swapped often does); until the evidence separates them, nothing is shown.
         recognize_every: recognise the tracked grids' cells every N frames.
-        max_grids: most puzzles tracked at once.
-        track_confirm_detections: detections that must agree before a new grid is shown.
-        track_max_missed_frames: frames a grid is followed by optical flow alone, without a
-            matching detection, before it is dropped.
-        min_visible_share: share of the grid's area that must stay inside the frame; below
-            it the grid counts as having left the view and its overlay goes at once.
-        corner_gain: how far a matching detection pulls the tracked corners (0..1); low
-            values keep the outline still on a still page.
-        jump_share: a detection whose corners lie further than this share of the grid's
-            side from the tracked ones is a different grid (it replaces the old one once a
-            second search confirms it).
-        min_track_points: fewest optical-flow points that still carry a grid between
-            detections.
         solve_cache: confirmed readings whose solution is kept (each is solved once).
         recall_frames: a confirmed puzzle whose grid was lost is remembered this many frames;
             a grid that comes back and reads the same is shown at once (0: never).
@@ -185,15 +207,9 @@ class StabilizeSettings:
     settle_max_cells: int = 4
     settle_after_frames: int = 4
     settle_empty_margin: float = 4.0
+    vouch_margin: float = 4.0
     unsolvable_after_frames: int = 4
     recognize_every: int = 1
-    max_grids: int = 4
-    track_confirm_detections: int = 2
-    track_max_missed_frames: int = 30
-    min_visible_share: float = 0.5
-    corner_gain: float = 0.3
-    jump_share: float = 0.2
-    min_track_points: int = 12
     solve_cache: int = 64
     recall_frames: int = 300
     recall_min_cells: int = 12
@@ -212,7 +228,7 @@ class StabilizeSettings:
             )
         if not 1 <= self.reset_cells <= 81:
             raise ValueError(f"reset_cells must be in [1, 81], got {self.reset_cells}")
-        for name in ("reset_frames", "recognize_every", "track_confirm_detections"):
+        for name in ("reset_frames", "recognize_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.5 <= self.fast_confirm_prob <= 1:
@@ -231,27 +247,60 @@ class StabilizeSettings:
             )
         if self.settle_after_frames < 1:
             raise ValueError(f"settle_after_frames must be >= 1, got {self.settle_after_frames}")
+        if self.vouch_margin < 0:
+            raise ValueError(f"vouch_margin must be >= 0, got {self.vouch_margin}")
         if self.settle_empty_margin < 0:
             raise ValueError(f"settle_empty_margin must be >= 0, got {self.settle_empty_margin}")
         if not 0.5 <= self.contradict_prob < 1:
             raise ValueError(f"contradict_prob must be in [0.5, 1), got {self.contradict_prob}")
-        if not 1 <= self.max_grids <= 16:
-            raise ValueError(f"max_grids must be in [1, 16], got {self.max_grids}")
-        if self.track_max_missed_frames < 0:
-            raise ValueError(
-                f"track_max_missed_frames must be >= 0, got {self.track_max_missed_frames}"
-            )
-        for name in ("min_visible_share", "corner_gain", "jump_share"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if self.min_track_points < 4:
-            raise ValueError(f"min_track_points must be >= 4, got {self.min_track_points}")
         if self.solve_cache < 1:
             raise ValueError(f"solve_cache must be >= 1, got {self.solve_cache}")
         if self.recall_frames < 0:
             raise ValueError(f"recall_frames must be >= 0, got {self.recall_frames}")
         if not 8 <= self.recall_min_cells <= 81:
             raise ValueError(f"recall_min_cells must be in [8, 81], got {self.recall_min_cells}")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Following grids between frames (video only, with `[stabilize]` enabled).
+
+    Attributes:
+        max_grids: most puzzles searched for and tracked at once.
+        confirm_detections: detections that must agree before a new grid is shown.
+        max_missed_frames: frames a grid is followed by optical flow alone, without a
+            matching detection, before it is dropped.
+        min_visible_share: share of the grid's area that must stay inside the frame; below
+            it the grid counts as having left the view and its overlay goes at once.
+        corner_gain: how far a matching detection pulls the tracked corners (0..1); low
+            values keep the outline still on a still page.
+        jump_share: a detection whose corners lie further than this share of the grid's
+            side from the tracked ones is a different grid (it replaces the old one once a
+            second search confirms it).
+        min_points: fewest optical-flow points that still carry a grid between detections.
+    """
+
+    max_grids: int = 4
+    confirm_detections: int = 2
+    max_missed_frames: int = 30
+    min_visible_share: float = 0.5
+    corner_gain: float = 0.3
+    jump_share: float = 0.2
+    min_points: int = 12
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_grids <= 16:
+            raise ValueError(f"max_grids must be in [1, 16], got {self.max_grids}")
+        if self.confirm_detections < 1:
+            raise ValueError(f"confirm_detections must be >= 1, got {self.confirm_detections}")
+        if self.max_missed_frames < 0:
+            raise ValueError(f"max_missed_frames must be >= 0, got {self.max_missed_frames}")
+        for name in ("min_visible_share", "corner_gain", "jump_share"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if self.min_points < 4:
+            raise ValueError(f"min_points must be >= 4, got {self.min_points}")
 
 
 @dataclass(frozen=True)
@@ -262,6 +311,19 @@ class Config:
     recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     stabilize: StabilizeSettings = field(default_factory=StabilizeSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+
+
+# Keys that moved to another section, so an old config file gets a message that says where.
+_MOVED = {
+    "stabilize.max_grids": "tracking.max_grids",
+    "stabilize.track_confirm_detections": "tracking.confirm_detections",
+    "stabilize.track_max_missed_frames": "tracking.max_missed_frames",
+    "stabilize.min_visible_share": "tracking.min_visible_share",
+    "stabilize.corner_gain": "tracking.corner_gain",
+    "stabilize.jump_share": "tracking.jump_share",
+    "stabilize.min_track_points": "tracking.min_points",
+}
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -270,11 +332,13 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{where}.{key}" if where else key
+        if name in _MOVED:
+            raise ConfigError(f"config key '{name}' is now '{_MOVED[name]}'")
         if key not in fields:
             valid = ", ".join(sorted(fields))
             raise ConfigError(f"unknown config key '{name}' (valid: {valid})")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"config '{name}' must be a table")
             kwargs[key] = _build(hint, value, name)

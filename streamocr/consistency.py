@@ -146,12 +146,17 @@ def _fill_missed(checked: CheckedReading) -> CheckedReading:
     the (solved) grid says which."""
     reading = checked.reading
     digits = reading.digits.astype(np.int64)
-    if checked.result.status != "solved" or np.count_nonzero(digits) < FILLED_PAGE_CELLS:
+    solution = checked.result.solution
+    if (
+        checked.result.status != "solved"
+        or solution is None
+        or np.count_nonzero(digits) < FILLED_PAGE_CELLS
+    ):
         return checked
     missed = np.flatnonzero((digits == 0) & (reading.probabilities[:, 0] < 0.999))
     if missed.size == 0:
         return checked
-    digits[missed] = checked.result.solution[missed]
+    digits[missed] = solution[missed]
     changed = tuple(sorted(set(checked.changed) | {int(i) for i in missed}))
     return CheckedReading(
         _with_digits(reading, digits),
@@ -186,7 +191,7 @@ def _blank_and_solve(
     if find_conflicts(puzzle):
         return None
     solved = solve(puzzle, check_unique=True, max_steps=50_000)
-    if solved.status != "solved" or not solved.unique:
+    if solved.status != "solved" or solved.solution is None or not solved.unique:
         return None
     candidate = puzzle.copy()
     probs = reading.probabilities

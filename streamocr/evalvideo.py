@@ -24,12 +24,14 @@ class TruthFrame:
         in_view: whether the whole grid lies inside the frame.
         digits: the 81 givens ('0' empty), or None.
         puzzle: which puzzle this is (a change of puzzle is a new appearance), or None.
+        readable: whether the footage can be read at all; where not, nothing may be shown.
     """
 
     corners: np.ndarray | None
     in_view: bool
     digits: str | None
     puzzle: int | None = 0
+    readable: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class VideoTruth:
         if not (isinstance(size, list) and len(size) == 2):
             raise ValueError(f"truth 'size' must be [width, height], got {size!r}")
         default_digits = data.get("digits")
+        default_readable = data.get("readable", True)
         frames = []
         for i, item in enumerate(data["frames"]):
             corners = item.get("corners")
@@ -70,6 +73,7 @@ class VideoTruth:
                     bool(item.get("in_view", False)) and corners is not None,
                     digits,
                     item.get("puzzle", 0) if corners is not None else None,
+                    bool(item.get("readable", default_readable)),
                 )
             )
         return cls(tuple(frames), (int(size[0]), int(size[1])))
@@ -108,6 +112,9 @@ class VideoScore:
     corner_error_px: float | None
     jitter_px: float | None
     wrong_frames: int = 0
+    partial_wrong_frames: int = 0
+    unreadable_frames: int = 0
+    unreadable_shown_frames: int = 0
 
     @property
     def right_share(self) -> float | None:
@@ -137,7 +144,10 @@ class VideoScore:
             f"grid reported with none in view: {self.false_grid_frames} frames",
             f"acquisition delay (frames) per appearance: {acq or 'none'}",
             f"flicker (shown reading changed, same puzzle in view): {self.flicker}",
-            f"wrong reading shown: {self.wrong_frames} frames",
+            f"wrong reading shown: {self.wrong_frames} frames "
+            f"({self.partial_wrong_frames} with the grid partly out of view)",
+            f"reading shown on unreadable footage: {self.unreadable_shown_frames} of "
+            f"{self.unreadable_frames} frames",
             f"corner error: {px(self.corner_error_px)}, jitter: {px(self.jitter_px)}",
         ]
 
@@ -157,7 +167,8 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
     """
     by_frame = {int(r["frame"]): r for r in records}
     width, height = truth.size
-    in_view = right = no_grid = false_grid = flicker = wrong = 0
+    in_view = right = no_grid = false_grid = flicker = wrong = partial_wrong = 0
+    unreadable = unreadable_shown = 0
     acquisitions: list[int | None] = []
     errors: list[float] = []
     jitters: list[float] = []
@@ -171,7 +182,12 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         shown = record.get("digits")
         corners = _reported_corners(record)
         present = frame.corners is not None and visible_share(frame.corners, width, height) > 0
-        wrong += shown is not None and (not present or shown != frame.digits)
+        is_wrong = shown is not None and (not present or shown != frame.digits)
+        wrong += is_wrong
+        partial_wrong += is_wrong and present and not frame.in_view
+        if not frame.readable:
+            unreadable += 1
+            unreadable_shown += shown is not None
         if not present:
             no_grid += 1
             false_grid += corners is not None
@@ -222,4 +238,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         corner_error_px=float(np.mean(errors)) if errors else None,
         jitter_px=float(np.mean(jitters)) if jitters else None,
         wrong_frames=wrong,
+        partial_wrong_frames=partial_wrong,
+        unreadable_frames=unreadable,
+        unreadable_shown_frames=unreadable_shown,
     )

@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from .config import GridFinderSettings
 from .preprocess import binarize, ink_gray, resize_max_side, stretch_contrast
 from .types import GridDetection
 
 _PROBE_CELL = 12  # pixels per cell when a candidate's inner structure is probed
 _BORDER_FULL = 0.5  # a border inked along this share of its length or more counts in full
 _LATTICE_CELLS = 27  # cells a lattice is fitted to and must fit, a third of the grid at least
-
-
-@dataclass(frozen=True)
-class GridFinderSettings:
-    """Knobs of the grid finder.
-
-    Attributes:
-        work_max_side: longer side of the image the search runs on (corners are scaled back).
-        min_area_frac: smallest grid outline, as a fraction of the working image.
-        min_score: smallest structure score accepted as a Sudoku grid (0..1).
-        warp_cell_px: pixels per cell in the warped grid handed to cell extraction.
-        straighten: fit the warped grid's own inner lines and resample it so a curved or
-            folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
-            on the validation pages it reads as many grids right as one homography (it
-            mends folded pages and misplaces lines on a few others).
-    """
-
-    work_max_side: int = 800
-    min_area_frac: float = 0.02
-    min_score: float = 0.12
-    warp_cell_px: int = 40
-    straighten: bool = False
-
-    def __post_init__(self) -> None:
-        if self.work_max_side < 160:
-            raise ValueError(f"work_max_side must be >= 160, got {self.work_max_side}")
-        if not 0 < self.min_area_frac < 1:
-            raise ValueError(f"min_area_frac must be in (0, 1), got {self.min_area_frac}")
-        if not 0 <= self.min_score <= 1:
-            raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
-        if not 16 <= self.warp_cell_px <= 128:
-            raise ValueError(f"warp_cell_px must be in [16, 128], got {self.warp_cell_px}")
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .types import PuzzleResult
+from .types import PuzzleResult, Reading
 
 BGR = tuple[int, int, int]
 
@@ -78,7 +78,7 @@ class Overlay:
         style = self.style
         corners = result.detection.corners.astype(np.float32)
         if result.reading is not None:
-            canvas, mask = self._digit_canvas(result)
+            canvas, mask = self._digit_canvas(result, result.reading)
             _paste_warped(out, canvas, mask, corners)
         if result.solution is not None:
             color = style.outline_color
@@ -97,7 +97,9 @@ class Overlay:
             shift=4,
         )
 
-    def _digit_canvas(self, result: PuzzleResult) -> tuple[np.ndarray, np.ndarray]:
+    def _digit_canvas(
+        self, result: PuzzleResult, reading: Reading
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The flat square drawing (BGR) and its coverage mask (uint8, 0..255)."""
         style = self.style
         cell = style.canvas_cell_px
@@ -105,7 +107,7 @@ class Overlay:
         canvas = np.zeros((side, side, 3), np.uint8)
         mask = np.zeros((side, side), np.uint8)
         font = cv2.FONT_HERSHEY_DUPLEX
-        digits = result.reading.digits
+        digits = reading.digits
         solution = result.solution
         undecided = set(result.undecided)
         doubtful = set(result.doubtful) if solution is None and not undecided else set()
@@ -184,7 +186,7 @@ def _paste_warped(
         return  # the grid lies entirely outside the frame
     side = canvas.shape[0]
     square = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32)
-    homography = cv2.getPerspectiveTransform(square, corners - np.float32([x0, y0]))
+    homography = cv2.getPerspectiveTransform(square, corners - np.array([x0, y0], np.float32))
     size = (x1 - x0, y1 - y0)
     warped = cv2.warpPerspective(canvas, homography, size, flags=cv2.INTER_LINEAR)
     alpha = cv2.warpPerspective(mask, homography, size, flags=cv2.INTER_LINEAR)

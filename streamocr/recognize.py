@@ -1,8 +1,9 @@
 """The digit model: one ONNX Runtime session, all cells of one or more grids in one batch.
 
-The model (``models/digits.onnx``) takes float32 ``cells`` of shape (N, 1, 28, 28), as made
-by `streamocr.cells`, and returns ``logits`` of shape (N, 10): class 0 is an empty cell,
-classes 1..9 the digits. Batches are padded to a fixed size so the session sees few shapes.
+The model (``models/digits.onnx``, shipped in the package as `streamocr.resources.DEFAULT_MODEL`)
+takes float32 ``cells`` of shape (N, 1, 28, 28), as made by `streamocr.cells`, and returns
+``logits`` of shape (N, 10): class 0 is an empty cell, classes 1..9 the digits. Batches are
+padded to a fixed size so the session sees few shapes.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .resources import DEFAULT_MODEL
 from .types import DIGIT_CLASSES
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits.onnx"
 log = logging.getLogger(__name__)
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .types import Status
+
 _ALL = 0x3FE  # bits 1..9
 _BOX = [(r // 3) * 3 + c // 3 for r in range(9) for c in range(9)]
 _POPCOUNT = [bin(m).count("1") for m in range(1024)]
@@ -16,14 +18,14 @@ class SolveResult:
     """The outcome of solving one grid.
 
     Attributes:
-        status: "solved", "invalid" (the givens break a rule), "unsolvable" (no solution),
-            or "gave_up" (the step budget ran out, which valid newspaper puzzles never hit).
+        status: SOLVED, INVALID (the givens break a rule), UNSOLVABLE (no solution), or
+            GAVE_UP (the step budget ran out, which valid newspaper puzzles never hit).
         solution: int8 (81,) when solved, else None.
         conflicts: indices of given cells that break a rule (row, column or box duplicate).
         unique: whether the solution is the only one (checked when `check_unique`).
     """
 
-    status: str
+    status: Status
     solution: np.ndarray | None
     conflicts: tuple[int, ...] = ()
     unique: bool | None = None
@@ -59,7 +61,7 @@ def solve(
 
     Example:
         >>> solve("0" * 81).status
-        'solved'
+        <Status.SOLVED: 'solved'>
     """
     if isinstance(digits, str):
         digits = np.array([int(ch) for ch in digits], dtype=np.int8)
@@ -68,7 +70,7 @@ def solve(
         raise ValueError("digits must be in 0..9")
     conflicts = find_conflicts(np.array(grid))
     if conflicts:
-        return SolveResult("invalid", None, conflicts)
+        return SolveResult(Status.INVALID, None, conflicts)
 
     rows = [0] * 9
     cols = [0] * 9
@@ -126,12 +128,12 @@ def solve(
         search()
     except _GaveUp:
         if solutions:
-            return SolveResult("solved", np.array(solutions[0], dtype=np.int8), unique=None)
-        return SolveResult("gave_up", None)
+            return SolveResult(Status.SOLVED, np.array(solutions[0], dtype=np.int8), unique=None)
+        return SolveResult(Status.GAVE_UP, None)
     if not solutions:
-        return SolveResult("unsolvable", None)
+        return SolveResult(Status.UNSOLVABLE, None)
     unique = (len(solutions) == 1) if check_unique else None
-    return SolveResult("solved", np.array(solutions[0], dtype=np.int8), unique=unique)
+    return SolveResult(Status.SOLVED, np.array(solutions[0], dtype=np.int8), unique=unique)
 
 
 class _GaveUp(Exception):

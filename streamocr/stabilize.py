@@ -36,6 +36,7 @@ UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
 _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as empty
 _RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
 _RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least this surely
+_REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class CellEvidence:
         self.evidence = np.zeros((81, DIGIT_CLASSES), np.float64)
         self.shown = np.full(81, UNDECIDED, np.int8)
         self.frames = 0
+        self.seen = np.zeros(81, np.int32)  # frames each cell was visible in
+        self.reads = np.zeros((81, DIGIT_CLASSES), np.int32)  # frames read as each, p >= 0.5
         self.peaks = np.zeros((81, DIGIT_CLASSES), np.float32)  # surest reading per class
         self._settle_tried: tuple | None = None
 
@@ -137,6 +140,10 @@ class CellEvidence:
         logp = np.log(np.clip(probabilities, np.exp(s.log_floor), 1.0))
         self.evidence[visible] = s.decay * self.evidence[visible] + logp[visible]
         self.frames += 1
+        self.seen += visible
+        top = probabilities.argmax(axis=1)
+        read = visible & (probabilities.max(axis=1) >= _RIVAL_READ)
+        self.reads[np.flatnonzero(read), top[read]] += 1
         order = np.argsort(-self.evidence, axis=1)
         rows = np.arange(81)
         best, second = order[:, 0], order[:, 1]
@@ -246,6 +253,10 @@ class CellEvidence:
         undecided = np.flatnonzero(~self.decided)
         if undecided.size == 0 or self.frames < 2:
             return
+        # A cell never (or hardly) seen, outside the frame, has no evidence to choose by:
+        # its classes tie, and "empty" would come first. Unknown is not empty.
+        if np.any(self.seen[undecided] < 2):
+            return
         order = np.argsort(-self.evidence[undecided], axis=1)
         if undecided.size <= s.settle_max_cells and self.frames >= s.settle_after_frames:
             width = {1: 4, 2: 3}.get(undecided.size, 2)
@@ -309,6 +320,42 @@ class CellEvidence:
             self.shown[undecided] = classes
             return
 
+    def ambiguous_cell(self, digits: np.ndarray, solution: np.ndarray) -> int | None:
+        """A cell whose evidence does not rule out a reading of it that would pass too.
+
+        `digits` (with exactly one solution, `solution`) is what would be shown. A unique
+        solution is weak evidence: a given dropped or swapped for another digit often
+        leaves a puzzle with exactly one solution too. For each cell, every other class
+        within `vouch_margin` nats of the shown one on the evidence is tried: for an
+        empty cell only its solution's digit can pass (any other clashes with the one
+        solution), for a given its other classes are solved. An empty cell read as its
+        solution's digit in a fifth of its frames counts as close too. None: no such cell.
+        """
+        margin = self.settings.vouch_margin
+        rows = np.arange(81)
+        shown = digits.astype(np.int64)
+        close = self.evidence >= (self.evidence[rows, shown] - margin)[:, None]
+        # An empty cell read as its solution's digit (its top class, p >= 0.5) in a fifth of
+        # its frames, two at least, is likely a given lost in the others (a thin stroke cut
+        # away with the grid lines): a random misread is rarely just that digit.
+        empty = np.flatnonzero(shown == 0)
+        close[empty, solution[empty]] |= self._read_as(empty, solution[empty])
+        close[rows, shown] = False
+        for cell in np.flatnonzero(close.any(axis=1)):
+            if shown[cell] == 0:
+                if close[cell, solution[cell]]:
+                    return int(cell)
+                continue
+            for other in np.flatnonzero(close[cell]):
+                if _passes_with(shown, cell, int(other)):
+                    return int(cell)
+        return None
+
+    def _read_as(self, cells: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """bool per cell: read as its class (top, p >= 0.5) in a fifth of its frames, two
+        at least."""
+        return self.reads[cells, classes] >= np.maximum(2, 0.2 * self.seen[cells])
+
     def contradictions(self, probabilities: np.ndarray, visible: np.ndarray) -> int:
         """Confirmed cells this frame clearly contradicts: new ink, or another digit.
 
@@ -343,6 +390,7 @@ class Board:
         self.locked: int | None = 0 if rotations == 1 else None
         self.contradicted_frames = 0
         self.complete_at: int | None = None  # frames seen when every cell was last decided
+        self.vouched: bytes | None = None  # the last reading the evidence vouched for
 
     @property
     def complete_frames(self) -> int:
@@ -407,6 +455,7 @@ class Board:
         board.locked = orientation
         board.cells.shown[:] = digits
         board.complete_at = 0
+        board.vouched = board.cells.shown.tobytes()  # vouched for when it was first shown
         return board
 
     def clear_readings(self, observation: GridObservation) -> dict[int, tuple]:
@@ -553,7 +602,7 @@ class Stabilizer:
         digits = cells.shown.copy()
         self._remembered[digits.tobytes()] = (digits, self._clock)
         self._remembered.move_to_end(digits.tobytes())
-        while len(self._remembered) > 2 * s.max_grids:
+        while len(self._remembered) > _REMEMBERED_PUZZLES:
             self._remembered.popitem(last=False)
 
     def _recall(self, observation: GridObservation) -> Board | None:
@@ -597,6 +646,8 @@ class Stabilizer:
         ):
             # Maybe a grid cut amiss as it came into view: shown only if it stands.
             return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
+        if checked.result.status == "solved" and not self._vouched(board, checked):
+            return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
         return PuzzleResult(
             detection=detection,
             reading=checked.reading,
@@ -605,6 +656,24 @@ class Stabilizer:
             doubtful=checked.doubtful,
             changed=checked.changed,
         )
+
+    def _vouched(self, board: Board, checked: CheckedReading) -> bool:
+        """Whether a solved reading may be shown: exactly one solution, and no single cell
+        read otherwise on comparable evidence that would leave one solution too.
+
+        Once vouched for, a reading stays shown while it stands (no flicker as the
+        evidence ebbs and flows); a changed reading is judged afresh.
+        """
+        digits = checked.reading.digits
+        key = digits.tobytes()
+        if board.vouched == key:
+            return True
+        if not _uniquely_solvable(digits):
+            return False
+        if board.cells.ambiguous_cell(digits, checked.result.solution) is not None:
+            return False
+        board.vouched = key
+        return True
 
     def _check(self, cells: CellEvidence) -> CheckedReading:
         """Solve a confirmed reading once; later frames with the same reading reuse it."""

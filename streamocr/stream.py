@@ -36,7 +36,7 @@ from .types import CellBatch, GridDetection, PuzzleResult
 from .verify import OutlineVerifier, page_signature, same_page
 
 if TYPE_CHECKING:
-    from .config import Config, StabilizeSettings
+    from .config import Config, StabilizeSettings, TrackingSettings
     from .recognize import DigitRecognizer
 
 
@@ -122,10 +122,11 @@ class StreamReader:
     Args:
         reader: the stateless stages (grid finder, cell cutting, model); may be shared by
             several streams.
-        stabilize: evidence over frames and tracking (`[stabilize]`); None or disabled:
+        stabilize: evidence over frames (`[stabilize]`); None or disabled: no tracking,
             every frame is searched and read on its own (`PassThrough`).
         detect_every: run the full grid search every N frames while a grid is followed.
         result_filter: replaces the stabiliser (a `ResultFilter`).
+        tracking: how grids are followed between frames (`[tracking]`; default: defaults).
         reread_every: a board whose reading is confirmed (its orientation locked) and whose
             page looks unchanged since it was last read (`verify.same_page`) has its cells
             cut and recognised only every N frames; any change is read at once. 1: every
@@ -138,29 +139,23 @@ class StreamReader:
         stabilize: StabilizeSettings | None = None,
         detect_every: int = 1,
         result_filter: ResultFilter | None = None,
+        tracking: TrackingSettings | None = None,
         reread_every: int = 1,
     ) -> None:
+        from .config import TrackingSettings
+
         self.reader = reader
         self.reread_every = reread_every
         self._last_read: dict[int, tuple[int, np.ndarray]] = {}  # track: frame, signature
         self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
+        self.tracking = tracking or TrackingSettings()
         self.detect_every = detect_every
         self.tracker: GridTracker | None = None
         if self.stabilize is not None:
-            st = self.stabilize
-            self.tracker = GridTracker(
-                warp_size=9 * reader.finder.settings.warp_cell_px,
-                max_grids=st.max_grids,
-                confirm_detections=st.track_confirm_detections,
-                max_missed_frames=st.track_max_missed_frames,
-                min_visible_share=st.min_visible_share,
-                corner_gain=st.corner_gain,
-                jump_share=st.jump_share,
-                min_points=st.min_track_points,
-                verifier=OutlineVerifier(
-                    9 * reader.finder.settings.warp_cell_px, reader.finder.settings.min_score
-                ),
-            )
+            warp_size = 9 * reader.finder.settings.warp_cell_px
+            self.tracker = GridTracker.from_settings(self.tracking, warp_size)
+            # Between full searches each followed grid is checked where the flow put it.
+            self.tracker.verifier = OutlineVerifier(warp_size, reader.finder.settings.min_score)
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
         self.result_filter = result_filter
@@ -179,7 +174,11 @@ class StreamReader:
         reader = reader or SudokuReader.from_config(config)
         pipeline = config.pipeline
         return cls(
-            reader, config.stabilize, pipeline.detect_every, reread_every=pipeline.reread_every
+            reader,
+            config.stabilize,
+            pipeline.detect_every,
+            tracking=config.tracking,
+            reread_every=pipeline.reread_every,
         )
 
     def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
@@ -198,7 +197,7 @@ class StreamReader:
         # The ink gray once per frame: the search, the tracker and the cells all read it.
         gray = ink_gray(image)
         if tracker.needs_search or index % self.detect_every == 0:
-            detections = self.reader.finder.detect_all(gray, settings.max_grids)
+            detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
         tracked = tracker.update(gray, detections)
         read = index % settings.recognize_every == 0
         self._last_read = {

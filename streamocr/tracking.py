@@ -16,6 +16,7 @@ life of the track. The tracker knows nothing of digits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,6 +25,9 @@ from .grid import homography_for, overlap_share
 from .preprocess import ink_gray
 from .types import GridDetection
 from .verify import OutlineVerifier
+
+if TYPE_CHECKING:
+    from .config import TrackingSettings
 
 _LK_PARAMS = {
     "winSize": (21, 21),
@@ -181,6 +185,20 @@ class GridTracker:
         self._tracks: list[_Track] = []
         self._prev_gray: np.ndarray | None = None
         self._next_id = 0
+
+    @classmethod
+    def from_settings(cls, settings: TrackingSettings, warp_size: int = 360) -> GridTracker:
+        """The tracker configured by the `[tracking]` section."""
+        return cls(
+            warp_size=warp_size,
+            max_grids=settings.max_grids,
+            confirm_detections=settings.confirm_detections,
+            max_missed_frames=settings.max_missed_frames,
+            min_visible_share=settings.min_visible_share,
+            corner_gain=settings.corner_gain,
+            jump_share=settings.jump_share,
+            min_points=settings.min_points,
+        )
 
     @property
     def tracking(self) -> bool:

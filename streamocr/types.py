@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 DIGIT_CLASSES = 10  # class 0 = empty cell, classes 1..9 = the digit
+
+
+class Status(StrEnum):
+    """What came of reading one grid; a `str`, so records and messages show the bare value.
+
+    Members:
+        NOT_FOUND: no grid in the image.
+        SOLVED: the reading follows the rules and has a solution.
+        INVALID: the reading breaks a Sudoku rule (a digit twice in a row, column or box).
+        UNSOLVABLE: the reading follows the rules but has no solution.
+        GAVE_UP: the solver's step budget ran out (valid newspaper puzzles never hit it).
+        PENDING: video only: the evidence over frames has not yet confirmed the reading.
+    """
+
+    NOT_FOUND = "not_found"
+    SOLVED = "solved"
+    INVALID = "invalid"
+    UNSOLVABLE = "unsolvable"
+    GAVE_UP = "gave_up"
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -125,13 +146,17 @@ class PuzzleResult:
     detection: GridDetection | None
     reading: Reading | None
     solution: np.ndarray | None = None  # int8 (81,) or None when unsolvable / not found
-    status: str = "not_found"  # not_found | solved | invalid | unsolvable | gave_up | pending
+    status: Status = Status.NOT_FOUND  # a plain value such as "pending" is turned into one
     doubtful: tuple[int, ...] = ()  # cells read with low confidence or left in conflict
     changed: tuple[int, ...] = ()  # cells the solver check changed to a consistent reading
     # Cells whose evidence over frames is still undecided ("pending" results from the
     # stabiliser): they read 0 in `reading` and must not be shown as either empty or a digit.
     undecided: tuple[int, ...] = ()
     track_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Status("nonsense") raises ValueError, naming the value, where the result is made.
+        object.__setattr__(self, "status", Status(self.status))
 
     @property
     def found(self) -> bool:

@@ -62,6 +62,20 @@ def test_wrong_readings_shown_are_counted():
     assert score.wrong_frames == 2  # WRONG in view, and PUZZLE where no puzzle is
 
 
+def test_wrong_frames_partly_in_view_and_readings_on_unreadable_footage():
+    # BOX lies inside the 320x240 frame; "in_view" False with corners is a grid partly out.
+    truth = _truth([True, False, False, True])
+    score = score_video(_records([PUZZLE, WRONG, PUZZLE, WRONG]), truth)
+    assert (score.wrong_frames, score.partial_wrong_frames) == (2, 1)
+    frames = [{"frame": i, "corners": BOX, "in_view": True} for i in range(3)]
+    unreadable = VideoTruth.from_json(
+        {"size": [320, 240], "digits": PUZZLE, "readable": False, "frames": frames}
+    )
+    score = score_video(_records([None, PUZZLE, WRONG]), unreadable)
+    assert (score.unreadable_frames, score.unreadable_shown_frames) == (3, 2)
+    assert score.wrong_frames == 1
+
+
 def test_false_grids_corner_error_and_jitter():
     truth = _truth([True, True, True, None, None])
     score = score_video(_records([PUZZLE, PUZZLE, PUZZLE, "-", PUZZLE], dx=[0, 1, 0, 0, 0]), truth)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from rtsp_server import free_port
 
-from streamocr.config import PipelineSettings
+from streamocr.config import PipelineSettings, StabilizeSettings
 from streamocr.errors import SourceError
 from streamocr.pipeline import VideoPipeline
 from streamocr.reader import SudokuReader
@@ -30,6 +30,8 @@ from streamocr.synth.clips import build_clip, h264_writer
 
 REPO = Path(__file__).resolve().parent.parent
 needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
+
+NO_TRACKING = StabilizeSettings(enabled=False)
 
 
 class FakeRecognizer:
@@ -90,7 +92,10 @@ def _run(source, reader, tmp_path, **settings):
     info: SourceInfo = source.info
     video = VideoFileSink(tmp_path / "a.mp4", info.width, info.height, info.fps, info.time_base)
     jsonl = JsonLinesSink(tmp_path / "f.jsonl")
-    pipeline = VideoPipeline(source, reader, PipelineSettings(**settings), video, jsonl)
+    # Each frame searched and read on its own: the slow stage is slow on every frame.
+    pipeline = VideoPipeline(
+        source, reader, PipelineSettings(**settings), video, jsonl, stabilize=NO_TRACKING
+    )
     return pipeline, video, jsonl
 
 
@@ -153,10 +158,44 @@ def test_policy_under_a_slow_stage(clip, tmp_path, live, policy, drops):
         assert indices[-1] == 47  # the newest frame is never the one dropped
 
 
+class GatedRecognizer(FakeRecognizer):
+    """A model whose calls wait until the processing stage has cut `ahead` more frames than
+    were recognised: work piles up before it however slow the machine is."""
+
+    def __init__(self, reader_extracts, ahead: int) -> None:
+        super().__init__()
+        self.extracts = reader_extracts
+        self.ahead = ahead
+        self.recognised_grids = 0
+
+    def recognize(self, cells):
+        deadline = time.monotonic() + 20
+        if self.shapes:  # not the warm-up call
+            while self.extracts() < min(48, self.recognised_grids + self.ahead):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            self.recognised_grids += len(cells) // 324
+        return super().recognize(cells)
+
+
+class CountingReader(SudokuReader):
+    """A reader that counts the frames its processing stage cut."""
+
+    extracted = 0
+
+    def extract(self, image):
+        batch = super().extract(image)
+        self.extracted += 1
+        return batch
+
+
 def test_cells_of_several_frames_share_one_padded_model_call(clip, tmp_path):
-    recognizer = FakeRecognizer(delay_s=0.2)  # slow model: work piles up before it
+    reader = CountingReader()
+    recognizer = GatedRecognizer(lambda: reader.extracted, ahead=8)
+    reader.recognizer = recognizer
     source = open_source(str(clip.path))
-    pipeline, _, _ = _run(source, SudokuReader(recognizer=recognizer), tmp_path, batch_frames=4)
+    pipeline, _, _ = _run(source, reader, tmp_path, batch_frames=4)
     summary = pipeline.run()
     assert summary.frames_out == 48
     # One call warms the model up before the first frame; the frames share the rest.

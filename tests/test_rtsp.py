@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from rtsp_server import RtspServer, missing_reason
 
-from streamocr.config import PipelineSettings
+from streamocr.config import PipelineSettings, StabilizeSettings
 from streamocr.pipeline import VideoPipeline
 from streamocr.reader import SudokuReader
 from streamocr.sinks import VideoFileSink
@@ -23,6 +23,8 @@ pytestmark = [
     pytest.mark.rtsp,
     pytest.mark.skipif(_REASON is not None, reason=f"no RTSP server: {_REASON}"),
 ]
+
+NO_TRACKING = StabilizeSettings(enabled=False)
 
 
 class EmptyCells:
@@ -56,7 +58,7 @@ def test_pipeline_reads_the_stream(page, tmp_path):
             tmp_path / "a.mp4", info.width, info.height, info.fps, start_at_zero=True
         )
         reader = SudokuReader(recognizer=EmptyCells())
-        pipeline = VideoPipeline(source, reader, s, video=video)
+        pipeline = VideoPipeline(source, reader, s, video=video, stabilize=NO_TRACKING)
         summary = pipeline.run()
     assert pipeline.policy == "drop"
     assert summary.frames_in == 20
@@ -74,7 +76,9 @@ def test_pipeline_survives_a_server_restart(page):
         source = open_source(
             server.url, s.open_timeout_s, s.read_timeout_s, reconnect_backoff_s=0.2
         )
-        pipeline = VideoPipeline(source, SudokuReader(recognizer=EmptyCells()), s)
+        pipeline = VideoPipeline(
+            source, SudokuReader(recognizer=EmptyCells()), s, stabilize=NO_TRACKING
+        )
         outcome = {}
         runner = threading.Thread(target=lambda: outcome.update(summary=pipeline.run()))
         runner.start()

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config, PipelineSettings, StabilizeSettings
+from ..config import Config, PipelineSettings, StabilizeSettings, TrackingSettings
 from ..overlay import Overlay
 from ..reader import SudokuReader
 from ..records import frame_record
@@ -77,8 +77,10 @@ class VideoPipeline:
         result_filter: the seam for temporal stabilisation (default: a `Stabilizer` when
             `stabilize` is given and enabled, else `PassThrough`).
         progress: a progress bar redrawn by the calling thread, or None.
-        stabilize: tracking and evidence settings; None or disabled: every frame is
-            searched and read on its own.
+        stabilize: evidence over frames (default: the defaults, as `streamocr run`);
+            disabled (``enabled=False``): no tracking, every frame is searched and read on
+            its own.
+        tracking: how grids are followed between frames (default: the defaults).
 
     Example:
         >>> pipeline = VideoPipeline(open_source("clip.mp4"), SudokuReader(), jsonl=sink)
@@ -97,6 +99,7 @@ class VideoPipeline:
         result_filter: ResultFilter | None = None,
         progress: ProgressBar | None = None,
         stabilize: StabilizeSettings | None = None,
+        tracking: TrackingSettings | None = None,
     ) -> None:
         self.source = source
         self.reader = reader
@@ -106,11 +109,14 @@ class VideoPipeline:
         self.window = window
         self.overlay = overlay or Overlay()
         self.progress = progress
+        if stabilize is None:
+            stabilize = StabilizeSettings()
         self.stream = StreamReader(
             reader,
             stabilize,
             self.settings.detect_every,
             result_filter,
+            tracking,
             reread_every=self.settings.reread_every,
         )
         policy = self.settings.policy
@@ -390,12 +396,15 @@ def run_video(
     outputs: RunOutputs,
     stabilize: StabilizeSettings | None = None,
     records: list[dict] | None = None,
+    tracking: TrackingSettings | None = None,
 ) -> RunSummary:
     """Open the source and the sinks, run the pipeline with Ctrl-C/SIGTERM as a clean stop.
 
     Args:
-        stabilize: tracking and evidence over frames; None: each frame on its own.
+        stabilize: evidence over frames (default: the defaults, as `streamocr run`);
+            disabled (``enabled=False``): each frame on its own, no tracking.
         records: when given, each frame's JSON-lines record is also appended here.
+        tracking: how grids are followed between frames (default: the defaults).
 
     Raises:
         SourceError, SinkError, ModelError: with a message for people; outputs already
@@ -444,7 +453,15 @@ def run_video(
         total = min(total, settings.max_frames) if total else settings.max_frames
     progress = ProgressBar(total) if outputs.progress else None
     pipeline = VideoPipeline(
-        source, reader, settings, video, jsonl, window, progress=progress, stabilize=stabilize
+        source,
+        reader,
+        settings,
+        video,
+        jsonl,
+        window,
+        progress=progress,
+        stabilize=stabilize,
+        tracking=tracking,
     )
     with stop_on_signals(pipeline):
         return pipeline.run()
@@ -487,4 +504,6 @@ def process_video(
         config = Config()
     reader = reader or SudokuReader.from_config(config)
     outputs = RunOutputs(video_path=out, jsonl_path=jsonl, display=display, progress=progress)
-    return run_video(source, reader, config.pipeline, outputs, config.stabilize, records)
+    return run_video(
+        source, reader, config.pipeline, outputs, config.stabilize, records, config.tracking
+    )

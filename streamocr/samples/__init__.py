@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLE_CLIP = Path(__file__).resolve().parent / "sudoku_sample.mp4"
+from ..resources import package_file
+
+SAMPLE_CLIP = package_file("streamocr.samples", "sudoku_sample.mp4")
 
 
 def sample_clip() -> Path:

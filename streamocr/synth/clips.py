@@ -94,9 +94,8 @@ class ClipTruth:
 def _desk(digits: str, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """The desk with the printed page on it, and the grid's corners on the desk."""
     grid = render_grid(digits, cell_px=48, seed=seed)
-    paper = cv2.copyMakeBorder(
-        grid, *(4 * [_PAPER_MARGIN]), cv2.BORDER_CONSTANT, value=(250, 250, 250)
-    )
+    pad = _PAPER_MARGIN
+    paper = cv2.copyMakeBorder(grid, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(250, 250, 250))
     side = paper.shape[0] - 1
     cx, cy = 650.0, _DESK[1] / 2
     rng = np.random.default_rng(seed)
@@ -204,7 +203,8 @@ def build_clip(
     desk, grid_desk = _desk(digits, seed, noise)
     rng = np.random.default_rng(seed + 1)
     image_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    corners_per_frame, in_view = [], []
+    corners_per_frame: list[list[list[float]] | None] = []
+    in_view: list[bool] = []
     with h264_writer(path, fps, size, crf) as write:
         for i in range(frames):
             u = i / max(1, frames - 1)
@@ -291,7 +291,7 @@ def _empty_desk(seed: int) -> _Page:
             words = "".join(rng.choice(list("abcdefghij 0123456789"), 30))
             cv2.putText(desk, words, (380, y - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (40, 40, 40), 1)
     for _ in range(6):
-        x, y = rng.integers(1000, 2100), rng.integers(100, 900)
+        x, y = int(rng.integers(1000, 2100)), int(rng.integers(100, 900))
         s = int(rng.integers(60, 200))
         cv2.rectangle(desk, (x, y), (x + s, y + s), (30, 30, 30), 3)
     return _Page(desk, None, None, None)
@@ -341,7 +341,7 @@ def _write_clip(
     fps: int,
     size: tuple[int, int],
     quads: list[np.ndarray],
-    page_at: Callable[[int], tuple[int, _Page]],
+    page_at: Callable[[int], tuple[int | None, _Page]],
     degrade: Callable[[np.ndarray, np.random.Generator], np.ndarray],
     seed: int,
     crf: int = 23,
@@ -454,7 +454,7 @@ def build_kind_clip(
         return _write_clip(path, fps, size, quads, pages, _sensor(2.0), seed)
     page = _empty_desk(seed)
     quads = _handheld_path(frames, size, seed, 1100.0, 0.06, leave=False)
-    quads = [q + np.float32([0, 0]) for q in quads]
+    quads = [q + np.array([0, 0], np.float32) for q in quads]
     return _write_clip(path, fps, size, quads, lambda i: (None, page), _sensor(2.0), seed)
 
 
@@ -468,15 +468,11 @@ def score_clip(path: Path, reader=None):
     Returns:
         The `streamocr.evalvideo.VideoScore`.
     """
-    from streamocr.config import load_config
     from streamocr.evalvideo import VideoTruth, score_video
-    from streamocr.pipeline import RunOutputs, run_video
-    from streamocr.reader import SudokuReader
+    from streamocr.pipeline import process_video
 
-    config = load_config(None)
     records: list[dict] = []
-    reader = reader or SudokuReader()
-    run_video(str(path), reader, config.pipeline, RunOutputs(), config.stabilize, records)
+    process_video(str(path), reader=reader, records=records)
     truth = VideoTruth.from_json(json.loads(Path(path).with_suffix(".json").read_text()))
     return score_video(records, truth)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recognize import DEFAULT_MODEL, DigitRecognizer
+from ..recognize import DigitRecognizer
+from ..resources import DEFAULT_MODEL
 from .realcells import folder_cuts
 
 SETTINGS = (("v2_train", "true"), ("v2_train", "detected"), ("mixed_train", "detected"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import tempfile
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recognize import DEFAULT_MODEL
+from ..resources import DEFAULT_MODEL
 
 CACHE = Path(tempfile.gettempdir()) / "streamocr_train_cache"
 DATA_VERSION = 2  # bump when render.py or realcells.py change what they make
@@ -42,7 +43,7 @@ def _code_version() -> str:
 
     h = hashlib.sha1(str(DATA_VERSION).encode())
     for mod in (cells, grid, preprocess, realcells, render):
-        h.update(Path(mod.__file__).read_bytes())
+        h.update(Path(inspect.getfile(mod)).read_bytes())
     return h.hexdigest()[:12]
 
 
