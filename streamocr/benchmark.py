@@ -20,6 +20,7 @@ import platform
 import tempfile
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def threads_used(config: Config) -> dict[str, Any]:
     return {
         "pipeline_stages": 4,
         "opencv": config.pipeline.cv_threads,
-        "numba": min(config.pipeline.cv_threads, numba.config.NUMBA_NUM_THREADS),
+        "numba": min(config.pipeline.cv_threads, numba.get_num_threads()),
         "onnxruntime": config.recognition.threads,
         "decoder": config.pipeline.decoder_threads or "auto",
     }
@@ -92,14 +93,15 @@ def decode_encode_fps(path: str | Path) -> float:
             Path(tmp) / "copy.mp4",
             stream.codec_context.width,
             stream.codec_context.height,
-            stream.average_rate,
+            stream.average_rate or Fraction(30),
             time_base=stream.time_base,
         )
+        time_base = stream.time_base or Fraction(1, 90000)
         start = time.perf_counter()
         frames = 0
         try:
             for frame in container.decode(video=0):
-                pts_s = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                pts_s = float(frame.pts * time_base) if frame.pts is not None else 0.0
                 sink.write(frame.to_ndarray(format="bgr24"), pts_s)
                 frames += 1
         finally:

@@ -107,7 +107,7 @@ class OutlineVerifier:
 
 def _square(cell: int, grid_px: int) -> np.ndarray:
     low, high = float(cell), float(cell + grid_px)
-    return np.float32([[low, low], [high, low], [high, high], [low, high]])
+    return np.array([[low, low], [high, low], [high, high], [low, high]], np.float32)
 
 
 def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray] | None:
