@@ -32,11 +32,21 @@ from streamocr.synth.clips import build_kind_clip, score_clip
 KINDS = ("printed", "dim", "switch")
 
 
-def _clip(folder: Path, name: str, kind: str, seed: int, page: str = "image8") -> Path:
+def _clip(
+    folder: Path, name: str, kind: str, seed: int, page: str = "image8", size=(480, 360)
+) -> Path:
     path = folder / f"{name}.mp4"
     if not (path.is_file() and path.with_suffix(".json").is_file()):
-        build_kind_clip(path, kind, frames=300, seed=seed, photo_page=page)
+        build_kind_clip(path, kind, frames=300, size=size, seed=seed, photo_page=page)
     return path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=180, help="frames per footage clip")
     parser.add_argument("--only", default=None, help="score only clips whose name has this")
+    parser.add_argument(
+        "--size", type=_size, default=(480, 360), help="WIDTHxHEIGHT of the clips (480x360)"
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=(*KINDS, "empty"),
+        default=[*KINDS, "empty"],
+        help="the kinds of seeded clips (default: all)",
+    )
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
     if args.footage:
@@ -77,12 +97,20 @@ def _footage_clips(folder: Path, seeds: list[int], pages: list[str], frames: int
 
 
 def _generator_clips(args: argparse.Namespace) -> list:
-    clips = [(f"{k}{s}", k, _clip(args.folder, f"{k}{s}", k, s)) for s in args.seeds for k in KINDS]
+    size = args.size
+    # Clips of another size than the default are named after it, so sets can share a folder.
+    tag = "" if size == (480, 360) else f"_{size[0]}x{size[1]}"
+
+    def clip(name: str, kind: str, seed: int, page: str = "image8") -> tuple[str, str, Path]:
+        return name + tag, kind, _clip(args.folder, name + tag, kind, seed, page, size)
+
+    kinds = [k for k in KINDS if k in args.kinds]
+    clips = [clip(f"{k}{s}", k, s) for s in args.seeds for k in kinds]
     seed = args.seeds[0]
-    clips.append((f"empty{seed}", "empty", _clip(args.folder, f"empty{seed}", "empty", seed)))
+    if "empty" in args.kinds:
+        clips.append(clip(f"empty{seed}", "empty", seed))
     for i, page in enumerate(args.pages):
-        name = f"photo_{page}"
-        clips.append((name, "photo", _clip(args.folder, name, "photo", args.page_seed + i, page)))
+        clips.append(clip(f"photo_{page}", "photo", args.page_seed + i, page))
     return clips
 
 

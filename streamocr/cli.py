@@ -232,6 +232,25 @@ def _run_many(args: argparse.Namespace, config, settings) -> int:
     return summary.exit_code
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`streamocr bench [SOURCE]`: frame throughput against decoding alone, or live."""
+    from .benchmark import bench_file, bench_live, report_lines
+    from .samples import sample_clip
+    from .sources import source_kind
+
+    config = _load_config(args)
+    source = args.source if args.source is not None else str(sample_clip())
+    if source_kind(source) == "file":
+        report = bench_file(source, config, with_outputs=not args.no_out)
+    else:
+        report = bench_live(source, args.seconds, config)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print("\n".join(report_lines(report)))
+    return 0
+
+
 def cmd_eval_video(args: argparse.Namespace) -> int:
     """`streamocr eval-video VIDEO --truth TRUTH.json`: run a clip and score it."""
     from .evalvideo import VideoTruth, score_video
@@ -384,6 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(run)
     run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser("bench", help="measure frame throughput against decoding alone")
+    bench.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="video file (decode-only, pipeline and --out rates) or live source (run for "
+        "--seconds; processed, dropped, latency); default: the built-in sample clip",
+    )
+    bench.add_argument("--seconds", type=float, default=30.0, help="how long a live source runs")
+    bench.add_argument("--no-out", action="store_true", help="skip the runs with --out")
+    bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    _add_config_args(bench)
+    bench.set_defaults(func=cmd_bench)
 
     evv = sub.add_parser("eval-video", help="score a video run against per-frame truth")
     evv.add_argument("video", type=Path, metavar="VIDEO")

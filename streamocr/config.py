@@ -82,8 +82,14 @@ class PipelineSettings:
         policy: "auto" (files wait and never drop; live sources drop the oldest frames),
             "wait" or "drop".
         batch_frames: most frames whose cells go to the model in one call.
-        detect_every: run the full grid search every N frames; in between the grid is
-            tracked from the previous frame.
+        detect_every: run the full grid search every N frames while grids are followed
+            (it finds a second grid coming into view); in between each followed grid is
+            carried by optical flow and verified where the flow put it (`streamocr.verify`).
+            The search also runs whenever nothing is followed, a new grid is being
+            established or a followed one fails its check.
+        reread_every: a board whose reading is confirmed and whose page looks unchanged
+            since it was last read has its cells cut and recognised every N frames only
+            (any change to the page is read at once); 1: every frame.
         open_timeout_s: how long opening a network source may take.
         read_timeout_s: how long a live source may go without a frame before reconnecting.
         reconnect_attempts: how often a live source is reopened before giving up (0: never).
@@ -97,7 +103,8 @@ class PipelineSettings:
     live_queue_size: int = 2
     policy: str = "auto"
     batch_frames: int = 4
-    detect_every: int = 1
+    detect_every: int = 30
+    reread_every: int = 3
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     reconnect_attempts: int = 10
@@ -117,6 +124,8 @@ class PipelineSettings:
             raise ValueError(f"batch_frames must be in [1, 64], got {self.batch_frames}")
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.reread_every < 1:
+            raise ValueError(f"reread_every must be >= 1, got {self.reread_every}")
         for name in ("open_timeout_s", "read_timeout_s", "reconnect_backoff_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

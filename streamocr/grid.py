@@ -174,7 +174,11 @@ def _cell_cluster_quads(
     """
     if len(cells) < 12:
         return [], [], []
-    centers = np.array([c.reshape(-1, 2).mean(axis=0) for c in cells], np.float32)
+    # The mean of each contour's points, for all contours at once (exact: integer sums).
+    lengths = np.array([len(c) for c in cells])
+    points = np.concatenate(cells).reshape(-1, 2).astype(np.float64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    centers = (np.add.reduceat(points, starts, axis=0) / lengths[:, None]).astype(np.float32)
     rects = np.array([cv2.boundingRect(c) for c in cells], np.float32)
     sides = np.sqrt([cv2.contourArea(c) for c in cells]).astype(np.float32)
     # Neighbours by the cells' longer side: a grid seen at a slant has oblong cells, and a
@@ -393,8 +397,7 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
 
 def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray:
     """The ink of each line of a profile: its most inked position within `reach`."""
-    windows = np.lib.stride_tricks.sliding_window_view(profile, 2 * reach + 1)
-    return windows[starts].max(axis=1)
+    return profile[starts[:, None] + np.arange(2 * reach + 1)].max(axis=1)
 
 
 def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .orientation import one_rotation, turn_cells
+from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
 from .stabilize import GridObservation, Stabilizer
-from .tracking import GridTracker
+from .tracking import GridTracker, TrackedGrid
 from .types import CellBatch, GridDetection, PuzzleResult
+from .verify import OutlineVerifier, page_signature, same_page
 
 if TYPE_CHECKING:
     from .config import Config, StabilizeSettings, TrackingSettings
@@ -125,6 +127,10 @@ class StreamReader:
         detect_every: run the full grid search every N frames while a grid is followed.
         result_filter: replaces the stabiliser (a `ResultFilter`).
         tracking: how grids are followed between frames (`[tracking]`; default: defaults).
+        reread_every: a board whose reading is confirmed (its orientation locked) and whose
+            page looks unchanged since it was last read (`verify.same_page`) has its cells
+            cut and recognised only every N frames; any change is read at once. 1: every
+            frame.
     """
 
     def __init__(
@@ -134,10 +140,13 @@ class StreamReader:
         detect_every: int = 1,
         result_filter: ResultFilter | None = None,
         tracking: TrackingSettings | None = None,
+        reread_every: int = 1,
     ) -> None:
         from .config import TrackingSettings
 
         self.reader = reader
+        self.reread_every = reread_every
+        self._last_read: dict[int, tuple[int, np.ndarray]] = {}  # track: frame, signature
         self.stabilize = stabilize if stabilize is not None and stabilize.enabled else None
         self.tracking = tracking or TrackingSettings()
         self.detect_every = detect_every
@@ -145,6 +154,8 @@ class StreamReader:
         if self.stabilize is not None:
             warp_size = 9 * reader.finder.settings.warp_cell_px
             self.tracker = GridTracker.from_settings(self.tracking, warp_size)
+            # Between full searches each followed grid is checked where the flow put it.
+            self.tracker.verifier = OutlineVerifier(warp_size, reader.finder.settings.min_score)
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
         self.result_filter = result_filter
@@ -161,7 +172,14 @@ class StreamReader:
 
             config = Config()
         reader = reader or SudokuReader.from_config(config)
-        return cls(reader, config.stabilize, config.pipeline.detect_every, tracking=config.tracking)
+        pipeline = config.pipeline
+        return cls(
+            reader,
+            config.stabilize,
+            pipeline.detect_every,
+            tracking=config.tracking,
+            reread_every=pipeline.reread_every,
+        )
 
     def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
@@ -172,23 +190,50 @@ class StreamReader:
         settings = self.stabilize
         assert settings is not None
         detections = None
-        # Search every frame while nothing is followed or a new grid is being confirmed,
-        # so a grid is acquired at once; in between, optical flow follows it.
+        # Search every frame while nothing is followed, a new grid is being confirmed or a
+        # followed one failed its check, so a grid is acquired at once; in between,
+        # optical flow follows each grid and the tracker verifies it where the flow put it.
         tracker = self.tracker
-        if not tracker.tracking or tracker.acquiring or index % self.detect_every == 0:
-            detections = self.reader.finder.detect_all(image, self.tracking.max_grids)
-        tracked = tracker.update(image, detections)
+        # The ink gray once per frame: the search, the tracker and the cells all read it.
+        gray = ink_gray(image)
+        if tracker.needs_search or index % self.detect_every == 0:
+            detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
+        tracked = tracker.update(gray, detections)
         read = index % settings.recognize_every == 0
+        self._last_read = {
+            t.track_id: self._last_read[t.track_id]
+            for t in tracked
+            if t.track_id in self._last_read
+        }
         return [
             GridWork(
                 t.track_id,
                 t.detection,
                 t.established,
                 t.visible,
-                self.reader.extract_at(image, t.cut) if read else None,
+                self.reader.extract_at(gray, t.cut)
+                if read and self._rereads(gray, t, index)
+                else None,
             )
             for t in tracked
         ]
+
+    def _rereads(self, gray: np.ndarray, grid: TrackedGrid, index: int) -> bool:
+        """Whether a grid is read this frame: always, unless its board is confirmed, its page
+        unchanged since it was last read, and that less than `reread_every` frames ago."""
+        if self.reread_every <= 1:
+            return True
+        signature = page_signature(gray, grid.cut.corners)
+        last = self._last_read.get(grid.track_id)
+        if (
+            last is not None
+            and index - last[0] < self.reread_every
+            and self.result_filter.locked_orientation(grid.track_id) is not None
+            and same_page(signature, last[1])
+        ):
+            return False
+        self._last_read[grid.track_id] = (index, signature)
+        return True
 
     def prepare(self, grids: list[GridWork]) -> None:
         """Keep only the decided rotation of the cells of boards whose orientation is locked

@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 
 from .grid import homography_for, overlap_share
+from .preprocess import ink_gray
 from .types import GridDetection
+from .verify import OutlineVerifier
 
 if TYPE_CHECKING:
     from .config import TrackingSettings
@@ -38,6 +40,7 @@ _RESEED_EVERY = 10  # frames between re-seeding a track's points
 _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
 _NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
 _BOX_SHARE = 0.25  # a track within another, this share of its area or less, is one of its boxes
+_FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ class GridTracker:
         corner_gain: how far a matching detection pulls the tracked corners (0..1).
         jump_share: a detection further than this share of the side is another grid.
         min_points: fewest flow points that carry a track between detections.
+        verifier: checks each followed grid on frames the full search skips
+            (`streamocr.verify`); a verified outline counts as this frame's detection of
+            the grid. None: flow alone carries the grid between searches.
 
     Example:
         >>> tracker = GridTracker(warp_size=360)
@@ -165,6 +171,7 @@ class GridTracker:
         corner_gain: float = 0.3,
         jump_share: float = 0.2,
         min_points: int = 12,
+        verifier: OutlineVerifier | None = None,
     ) -> None:
         self.warp_size = warp_size
         self.max_grids = max_grids
@@ -174,6 +181,7 @@ class GridTracker:
         self.corner_gain = corner_gain
         self.jump_share = jump_share
         self.min_points = min_points
+        self.verifier = verifier
         self._tracks: list[_Track] = []
         self._prev_gray: np.ndarray | None = None
         self._next_id = 0
@@ -202,6 +210,15 @@ class GridTracker:
         """Whether a followed grid still waits for the detections that establish it."""
         return any(t.detections < self.confirm_detections for t in self._tracks)
 
+    @property
+    def needs_search(self) -> bool:
+        """Whether the next frame wants the full search: nothing followed, a grid still
+        being established, or one that the last frame did not find or verify."""
+        return (
+            any(t.detections < self.confirm_detections or t.missed_frames for t in self._tracks)
+            or not self._tracks
+        )
+
     def reset(self) -> None:
         """Forget every track (a cut, a new source)."""
         self._tracks = []
@@ -214,24 +231,34 @@ class GridTracker:
 
         Args:
             image: the frame, BGR or gray.
-            detections: the grids found in this frame, or None when no search ran (flow
-                only). An empty list means the search ran and found nothing.
+            detections: the grids found in this frame, or None when no search ran: the
+                grids are then followed by flow and, with a verifier, checked where the
+                flow put them. An empty list means the search ran and found nothing.
 
         Returns:
             The grids in this frame, largest first.
         """
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape
+        # The flow follows texture a few pixels across: a 720p or 1080p frame shrunk to
+        # `_FLOW_MAX_SIDE` keeps it, and the flow then costs the same at any resolution.
+        scale = min(1.0, _FLOW_MAX_SIDE / max(height, width))
+        if scale < 1.0:
+            size = (round(width * scale), round(height * scale))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         if self._prev_gray is not None and self._prev_gray.shape == gray.shape:
-            self._tracks = [t for t in self._tracks if self._flow(t, self._prev_gray, gray)]
+            self._tracks = [t for t in self._tracks if self._flow(t, self._prev_gray, gray, scale)]
         else:
             self._tracks = []
         matched: set[int] = set()
         for track in self._tracks:
             track.measured = None
-        if detections is not None:
+        if detections is None and self.verifier is not None and self._tracks:
+            ink = ink_gray(image)
+            verified = (self.verifier.verify(ink, t.corners) for t in self._tracks)
+            matched = self._fuse([d for d in verified if d is not None], start_tracks=False)
+        elif detections is not None:
             matched = self._fuse(detections)
-        if detections is not None:
             self._settle_contests(matched)
         survivors = []
         for track in self._tracks:
@@ -252,7 +279,7 @@ class GridTracker:
                 or track.since_seed >= _RESEED_EVERY
                 or track.track_id in matched
             ):
-                track.points = _seed_points(gray, track.corners)
+                track.points = _seed_points(gray, track.corners * np.float32(scale))
                 track.since_seed = 0
             survivors.append(track)
         self._tracks = survivors
@@ -280,12 +307,24 @@ class GridTracker:
         grids.sort(key=lambda g: g.detection.area, reverse=True)
         return grids
 
-    def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray) -> bool:
-        """Move the track's corners by the flow of its points; False when it is lost."""
+    def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray, scale: float) -> bool:
+        """Move the track's corners by the flow of its points; False when it is lost.
+
+        `prev` and `gray` are the frames at `scale` of their size, where the track's points
+        live. The flow runs on the grid's surroundings only (`_flow_region`): its image
+        pyramids then cost the grid's pixels, not the whole frame's.
+        """
         if track.points is None or len(track.points) < self.min_points:
             return False
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, track.points, None, **_LK_PARAMS)
+        corners = track.corners * np.float32(scale)
+        x0, y0, x1, y1 = _flow_region(corners, gray.shape)
+        prev, gray = prev[y0:y1, x0:x1], gray[y0:y1, x0:x1]
+        offset = np.float32([x0, y0])
+        points = track.points - offset
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, points, None, **_LK_PARAMS)
         back, back_status, _ = cv2.calcOpticalFlowPyrLK(gray, prev, moved, None, **_LK_PARAMS)
+        moved += offset
+        back += offset
         fb = np.linalg.norm((back - track.points).reshape(-1, 2), axis=1)
         good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
         if good.sum() < self.min_points:
@@ -294,15 +333,16 @@ class GridTracker:
         step, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.5)
         if step is None or inliers is None or int(inliers.sum()) < self.min_points:
             return False
-        corners = cv2.perspectiveTransform(track.corners.reshape(-1, 1, 2), step).reshape(4, 2)
-        if np.abs(corners - track.corners).max() >= _STILL_PX:
-            track.corners = corners.astype(np.float32)
+        moved_corners = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), step).reshape(4, 2)
+        if np.abs(moved_corners - corners).max() >= _STILL_PX:
+            track.corners = (moved_corners / scale).astype(np.float32)
         keep = inliers.reshape(-1).astype(bool)
         track.points = dst[keep].reshape(-1, 1, 2).astype(np.float32)
         return True
 
-    def _fuse(self, detections: list[GridDetection]) -> set[int]:
-        """Match detections to tracks, correct matched tracks, start new ones."""
+    def _fuse(self, detections: list[GridDetection], start_tracks: bool = True) -> set[int]:
+        """Match detections to tracks, correct matched tracks, start new ones (unless not
+        `start_tracks`: verified outlines only ever confirm the tracks they came from)."""
         matched: set[int] = set()
         pairs = []
         for di, det in enumerate(detections):
@@ -334,7 +374,7 @@ class GridTracker:
             track.score = detections[di].score
             track.detections += 1
         for di, det in enumerate(detections):
-            if di in used:
+            if di in used or not start_tracks:
                 continue
             # A detection over a track but far from its corners is either the grid having
             # jumped (a swapped page, a cut) or one misplaced outline (a dim frame whose
@@ -404,17 +444,48 @@ def _inside(small: np.ndarray, big: np.ndarray) -> bool:
     return overlap_share(small, big) >= 0.8
 
 
+def _flow_region(corners: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 of the part of the frame a grid's flow looks at.
+
+    The grid's bounding box grown by a quarter of its side, and at least by the reach of
+    the flow's coarsest pyramid level (window times 2^levels): no motion the flow could
+    follow on the whole frame leaves it.
+    """
+    height, width = shape[:2]
+    reach = _LK_PARAMS["winSize"][0] * 2 ** _LK_PARAMS["maxLevel"]
+    margin = max(reach, 0.25 * quad_side(corners))
+    low = np.floor(corners.min(axis=0) - margin).astype(int)
+    high = np.ceil(corners.max(axis=0) + margin).astype(int)
+    x0, y0 = max(0, low[0]), max(0, low[1])
+    x1, y1 = min(width, max(high[0], x0 + 1)), min(height, max(high[1], y0 + 1))
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _seed_points(gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
-    """Strong corners (line crossings, digit strokes) inside the grid, to follow by flow."""
-    mask = np.zeros(gray.shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(corners).astype(np.int32), 255)
+    """Strong corners (line crossings, digit strokes) inside the grid, to follow by flow.
+
+    Only the grid's bounding box (and a margin for the corner detector's window) is
+    searched: the same points as over the whole frame masked to the grid, at the cost of
+    the grid's pixels rather than the frame's.
+    """
+    height, width = gray.shape
+    quad = np.round(corners).astype(np.int32)
+    pad = 8
+    x0, y0 = np.maximum(quad.min(axis=0) - pad, 0)
+    x1, y1 = np.minimum(quad.max(axis=0) + pad + 1, (width, height))
+    if x1 - x0 < 2 * pad or y1 - y0 < 2 * pad:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, quad - np.int32([x0, y0]), 255)
     side = quad_side(corners)
     points = cv2.goodFeaturesToTrack(
-        gray,
+        gray[y0:y1, x0:x1],
         maxCorners=_SEED_POINTS,
         qualityLevel=0.01,
         minDistance=max(3.0, side / 30),
         mask=mask,
         blockSize=5,
     )
-    return None if points is None else points.astype(np.float32)
+    if points is None:
+        return None
+    return (points + np.float32([x0, y0])).astype(np.float32)

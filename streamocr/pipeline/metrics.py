@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -15,6 +15,7 @@ class StageMeter:
     name: str
     frames: int = 0
     busy_s: float = 0.0
+    frame_ms: list[float] = field(default_factory=list, repr=False)  # per block, per frame
 
     @contextmanager
     def timing(self, frames: int = 1) -> Iterator[None]:
@@ -23,8 +24,22 @@ class StageMeter:
         try:
             yield
         finally:
-            self.busy_s += time.perf_counter() - start
-            self.frames += frames
+            self.add(time.perf_counter() - start, frames)
+
+    def add(self, busy_s: float, frames: int = 1) -> None:
+        """Count `frames` handled in `busy_s` seconds."""
+        self.busy_s += busy_s
+        self.frames += frames
+        if frames:
+            self.frame_ms.append(1000.0 * busy_s / frames)
+
+    def percentiles_ms(self) -> tuple[float, float] | None:
+        """p50 and p95 of the stage's milliseconds per frame, or None before any frame."""
+        if not self.frame_ms:
+            return None
+        ordered = sorted(self.frame_ms)
+        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+        return pick(0.5), pick(0.95)
 
     @property
     def fps(self) -> float:
@@ -48,6 +63,7 @@ class RunSummary:
     decode_errors: int = 0
     stopped_by: str | None = None  # None when the source ended by itself
     encoder: str | None = None
+    stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # p50, p95 per frame
 
     @property
     def fps(self) -> float:

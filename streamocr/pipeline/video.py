@@ -10,7 +10,9 @@ The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage ca
 `prepare`, one model call for the cells of several frames (`recognize_grids`), and its
 `observe` (the stabiliser: one thread, frame order). With stabilisation (the default) the
 full grid search runs every `detect_every` frames (and on every frame while no grid is
-followed); in between optical flow follows the grids.
+followed, a new one is being established or a followed one fails its check); in between
+optical flow follows the grids and each is verified where the flow put it
+(`streamocr.verify`).
 
 ``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
 queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
@@ -113,7 +115,12 @@ class VideoPipeline:
         if stabilize is None:
             stabilize = StabilizeSettings()
         self.stream = StreamReader(
-            reader, stabilize, self.settings.detect_every, result_filter, tracking
+            reader,
+            stabilize,
+            self.settings.detect_every,
+            result_filter,
+            tracking,
+            reread_every=self.settings.reread_every,
         )
         policy = self.settings.policy
         if policy == "auto":
@@ -310,8 +317,7 @@ class VideoPipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                meter.busy_s += time.perf_counter() - start
-                meter.frames += 1
+                meter.add(time.perf_counter() - start)
                 self.frames_in += 1
                 self._frames_q.put(_Work(frame, time.perf_counter()))
                 if limit and self.frames_in >= limit:
@@ -416,6 +422,11 @@ class VideoPipeline:
             dropped=max(self.dropped, self.frames_in - self.frames_out),
             wall_s=wall_s,
             stage_fps={name: meter.fps for name, meter in self._meters.items()},
+            stage_ms={
+                name: ms
+                for name, meter in self._meters.items()
+                if (ms := meter.percentiles_ms()) is not None
+            },
             latency_p50_ms=p50,
             latency_p95_ms=p95,
             model_calls=self.model_calls,

@@ -1,0 +1,129 @@
+"""The tracked-outline verifier: refines a predicted outline, rejects what is no grid."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from streamocr.grid import homography_for
+from streamocr.preprocess import ink_gray
+from streamocr.synth.builders import render_grid
+from streamocr.tracking import GridTracker
+from streamocr.types import GridDetection
+from streamocr.verify import OutlineVerifier
+
+SIZE = (640, 480)
+GRID = render_grid(cell_px=32, seed=5)
+SIDE = GRID.shape[0] - 1
+MARGIN = 20  # paper around the grid, as on a printed page
+TRUTH = np.array([[170, 80], [470, 92], [462, 400], [160, 388]], np.float32)
+
+
+def _frame(corners: np.ndarray, image: np.ndarray = GRID, seed: int = 0) -> np.ndarray:
+    """A page with the grid (or another square image) at `corners`, on a darker desk."""
+    w, h = SIZE
+    side = image.shape[0] - 1
+    page = cv2.copyMakeBorder(image, *(4 * [MARGIN]), cv2.BORDER_CONSTANT, value=(250, 250, 250))
+    src = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32) + MARGIN
+    m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    scene = np.full((h, w, 3), 110, np.uint8)
+    scene = cv2.warpPerspective(page, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
+    noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
+    return np.clip(scene + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [
+        np.zeros((4, 2)),
+        np.float32([[3, -2], [2, 3], [-3, 2], [-2, -3]]),  # a few pixels off, each corner
+        np.full((4, 2), 4.0),  # the whole outline shifted (the flow lagging a moving page)
+    ],
+)
+def test_a_predicted_outline_is_refined_onto_the_grid(offset):
+    gray = ink_gray(_frame(TRUTH))
+    found = OutlineVerifier().verify(gray, TRUTH + offset.astype(np.float32))
+    assert found is not None
+    assert np.abs(found.corners - TRUTH).max() < 1.0
+    assert found.score > 0.3
+
+
+def test_the_corner_order_of_the_prediction_is_kept():
+    gray = ink_gray(_frame(TRUTH))
+    rolled = np.roll(TRUTH, -1, axis=0) + 2
+    found = OutlineVerifier().verify(gray, rolled)
+    assert found is not None
+    assert np.abs(found.corners - np.roll(TRUTH, -1, axis=0)).max() < 1.0
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["blank paper", "outline shifted by a cell", "grid beyond the frame's edge"],
+)
+def test_what_is_not_the_grid_is_not_verified(case):
+    verifier = OutlineVerifier()
+    if case == "blank paper":
+        paper = np.full_like(GRID, 235)
+        cv2.rectangle(paper, (0, 0), (SIDE, SIDE), (20, 20, 20), 4)  # a frame, no lattice
+        gray, predicted = ink_gray(_frame(TRUTH, paper)), TRUTH
+    elif case == "outline shifted by a cell":
+        # A cell is a ninth of the side: half a cell off is beyond what a border may move.
+        step = (TRUTH[1] - TRUTH[0]) / 9
+        gray, predicted = ink_gray(_frame(TRUTH)), TRUTH + 0.5 * step
+    else:
+        shifted = TRUTH - np.float32([200, 0])
+        gray, predicted = ink_gray(_frame(shifted)), shifted
+    assert verifier.verify(gray, predicted) is None
+
+
+def test_a_followed_grid_is_verified_on_frames_without_a_search():
+    """Between full searches the tracker checks each grid where the flow put it: the grid
+    counts as found (cut along the verified outline), and a grid that is gone is not."""
+    tracker = GridTracker(verifier=OutlineVerifier())
+    for _ in range(2):  # two detections establish the track
+        tracker.update(_frame(TRUTH), [GridDetection(TRUTH, homography_for(TRUTH, 360), 360)])
+    assert not tracker.needs_search
+    moved = TRUTH + np.float32([2.5, 1.5])
+    (grid,) = tracker.update(_frame(moved, seed=1), None)
+    assert grid.detected and grid.measured is not None
+    assert np.abs(grid.measured.corners - moved).max() < 1.0
+    assert not tracker.needs_search
+    # The page is swapped for blank paper under the same outline: nothing is verified (or
+    # followed), and the next frame asks for the full search.
+    blank = np.full_like(GRID, 235)
+    grids = tracker.update(_frame(moved, blank, seed=2), None)
+    assert not any(g.detected or g.measured is not None for g in grids)
+    assert tracker.needs_search
+
+
+def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
+    """Cells of a confirmed board whose page looks the same are cut and recognised every
+    `reread_every` frames; a page swapped under the same outline is read at once."""
+    from streamocr.config import Config, PipelineSettings
+    from streamocr.stream import StreamReader, recognize_grids
+    from streamocr.synth.clips import other_puzzle
+
+    config = Config(pipeline=PipelineSettings(reread_every=3))
+    stream = StreamReader.from_config(config)
+
+    def step(image: np.ndarray, index: int) -> bool:
+        grids = stream.locate(image, index)
+        stream.prepare(grids)
+        recognize_grids(stream.reader.recognizer, grids)
+        stream.observe(grids)
+        return grids[0].cells is not None
+
+    page = _frame(TRUTH)
+    index = 0
+    while stream.result_filter.locked_orientation(0) is None:
+        assert step(page, index)  # read on every frame until confirmed
+        index += 1
+        assert index < 20
+    read = [step(_frame(TRUTH, seed=index + k), index + k) for k in range(6)]
+    assert read.count(True) == 2  # one frame in three
+    swapped = _frame(TRUTH, render_grid(other_puzzle()[0], cell_px=32, seed=5))
+    index += 6
+    assert step(_frame(TRUTH, seed=98), index)  # three frames since the last read: read
+    assert not step(_frame(TRUTH, seed=99), index + 1)  # unchanged, read a frame ago
+    assert step(swapped, index + 2)  # a new page under the outline: read at once
