@@ -303,21 +303,32 @@ def test_read_goes_on_after_a_huge_image_with_bounded_memory(tmp_path, photo):
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
         "sys.exit(rc)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, "read", "--json", *paths, str(good)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=180,
-    )
+
+    def read(*images: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code, "read", "--json", *images],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=180,
+        )
+
+    def peak_mib(result: subprocess.CompletedProcess) -> float:
+        return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+    result = read(*paths, str(good))
     assert "Traceback" not in result.stderr
     assert result.returncode == 1  # some images failed
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["path"] for r in records] == [*paths, str(good)]
     assert all("too large" in r["error"] for r in records[:-1])
     assert records[-1]["error"] is None and records[-1]["found"]
-    peak_mib = int(result.stderr.strip().splitlines()[-1]) / 1024
-    assert peak_mib < 1024, f"peak memory {peak_mib:.0f} MiB"
+    # The huge headers cost next to nothing: the peak is that of reading the good photo
+    # alone (model, compiled kernels), not the 2.4 GiB a decoded 20000x20000 image takes.
+    baseline = read(str(good))
+    assert baseline.returncode == 0
+    extra = peak_mib(result) - peak_mib(baseline)
+    assert extra < 256, f"huge headers added {extra:.0f} MiB to the peak"
 
 
 @needs_model
