@@ -211,6 +211,11 @@ def isolate_digit(
         touches = x == 0 or y == 0 or x + w == s or y + h == s
         if touches and max(w, h) < 0.45 * s and min(cx, s - cx, cy, s - cy) < 0.2 * s:
             continue
+        # A grid line's remnant along the cell's border (where lines cross, or a bent outer
+        # line the removal missed): narrow across the border it touches, its mass hugging
+        # it. A digit, even one merged with the line, has its mass further in.
+        if _hugs_border(x, w, cx, s) or _hugs_border(y, h, cy, s):
+            continue
         if x + w < lo or x > hi or y + h < lo or y > hi:
             continue
         keep.append(i)
@@ -238,6 +243,14 @@ def isolate_digit(
     top, left = (MODEL_SIDE - nh) // 2, (MODEL_SIDE - nw) // 2
     out[top : top + nh, left : left + nw] = digit
     return out, True
+
+
+def _hugs_border(start: int, extent: int, centre: float, s: int) -> bool:
+    """Whether ink spanning [start, start + extent) with its mass at `centre`, along one
+    axis of a cell of side `s`, touches one border, is narrow across it and hugs it."""
+    if extent >= 0.35 * s:
+        return False
+    return (start == 0 and centre < 0.12 * s) or (start + extent == s and s - centre < 0.12 * s)
 
 
 def cell_inputs_from_warped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

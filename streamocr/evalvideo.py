@@ -92,7 +92,9 @@ class VideoScore:
         appearances: times a puzzle came (whole) into view.
         acquisition_frames: per appearance, frames until its reading was shown right (None:
             never, while it stayed in view).
-        flicker: changes of a shown reading while the same puzzle stayed in view.
+        flicker: a shown reading replaced by another, or vanishing and then shown again,
+            while the same puzzle stayed in view (a reading that vanishes for good before
+            the puzzle leaves the view costs right frames, not flicker).
         wrong_frames: frames showing a reading that is not the puzzle's (in or partly in
             view), or any reading with no puzzle there: the overlay lying.
         corner_error_px: mean distance of the shown corners from the true ones (in the
@@ -143,7 +145,8 @@ class VideoScore:
             f"read fully right: {self.right_frames}/{self.in_view_frames} in-view frames ({right})",
             f"grid reported with none in view: {self.false_grid_frames} frames",
             f"acquisition delay (frames) per appearance: {acq or 'none'}",
-            f"flicker (shown reading changed, same puzzle in view): {self.flicker}",
+            f"flicker (shown reading changed, or vanished and came back, same puzzle "
+            f"in view): {self.flicker}",
             f"wrong reading shown: {self.wrong_frames} frames "
             f"({self.partial_wrong_frames} with the grid partly out of view)",
             f"reading shown on unreadable footage: {self.unreadable_shown_frames} of "
@@ -175,7 +178,8 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
     run_start: int | None = None  # first frame of the current appearance
     run_puzzle: int | None = None
     run_acquired = False
-    prev_digits: str | None = None
+    last_shown: str | None = None  # the last reading shown in this appearance
+    vanished = False  # whether it has vanished since
     prev_offset: np.ndarray | None = None
     for i, frame in enumerate(truth.frames):
         record = by_frame.get(i, {})
@@ -195,7 +199,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
             if run_start is not None and not run_acquired:
                 acquisitions.append(None)
             run_start, run_puzzle, run_acquired = None, None, False
-            prev_digits, prev_offset = None, None
+            last_shown, vanished, prev_offset = None, False, None
             continue
         in_view += 1
         is_right = shown is not None and shown == frame.digits
@@ -204,13 +208,15 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
             if run_start is not None and not run_acquired:
                 acquisitions.append(None)
             run_start, run_puzzle, run_acquired = i, frame.puzzle, False
-            prev_digits = None
+            last_shown, vanished = None, False
         if is_right and not run_acquired:
             acquisitions.append(i - run_start)
             run_acquired = True
-        if prev_digits is not None and shown != prev_digits:
-            flicker += 1
-        prev_digits = shown
+        if shown is None:
+            vanished = last_shown is not None
+        else:
+            flicker += last_shown is not None and (vanished or shown != last_shown)
+            last_shown, vanished = shown, False
         if corners is not None and corners.shape == (4, 2):
             # The outline's placement, whichever corner the truth starts from (a clip of a
             # page photographed upside down lists them from the photo's top-left).

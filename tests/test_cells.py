@@ -42,6 +42,9 @@ def test_digit_is_centred_and_scaled():
         assert cell.max() > 0.9  # ink normalised to full scale (resizing softens the peak)
 
 
+_remnant = ((slice(0, 27), slice(34, 40)), (slice(0, 3), slice(28, 40)))
+
+
 @pytest.mark.parametrize(
     "draw, expect_ink",
     [
@@ -53,6 +56,11 @@ def test_digit_is_centred_and_scaled():
         (lambda b: b.__setitem__((slice(0, 15), slice(0, 9)), 255), False),
         # A "1" reaching the top edge (a large digit, a misplaced outline) is still one.
         (lambda b: b.__setitem__((slice(0, 26), slice(14, 20)), 255), True),
+        # An edge cell's remnant of a bent outer line and the line crossing it (a real page,
+        # image2, at 600p), read as a "1" in some frames: along the right border.
+        (lambda b: [b.__setitem__(a, 255) for a in _remnant], False),
+        # A "1" beside the border, not touching it, is still one.
+        (lambda b: b.__setitem__((slice(8, 32), slice(29, 33)), 255), True),
     ],
 )
 def test_isolate_digit_cases(draw, expect_ink):

@@ -44,6 +44,10 @@ def _records(shown, dx=()):
         ([None, PUZZLE, WRONG, PUZZLE], 2, (1,), 2),  # two changes while in view
         ([None, None, None, None], 0, (None,), 0),  # never acquired
         ([PUZZLE, PUZZLE, None, PUZZLE], 3, (0,), 1),  # dropped once: a change too
+        ([PUZZLE, None, None, PUZZLE], 2, (0,), 1),  # vanished and came back: once
+        ([None, PUZZLE, None, WRONG], 1, (1,), 1),  # vanished, another reading came: once
+        # Vanished for good before the puzzle left the view: lost frames, not flicker.
+        ([PUZZLE, PUZZLE, None, None], 2, (0,), 0),
     ],
 )
 def test_score_table(shown, right, acquisition, flicker):
