@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import StabilizeSettings
 from .consistency import CheckedReading, check_reading
-from .orientation import orientation_score, rotate_detection
+from .orientation import orientation_score, rotate_detection, rotation_rows, turn_cells
 from .solve import find_conflicts, solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
@@ -432,7 +432,7 @@ class Board:
             keys = list(range(4))
         views = {}
         for row, k in enumerate(keys):
-            rows = slice(row * 81, (row + 1) * 81)
+            rows = rotation_rows(row)
             ink = observation.has_ink[rows]
             probs = observation.probabilities[rows].astype(np.float32).copy()
             # No ink found is weaker evidence than a digit read: blur, glare and a small,
@@ -441,7 +441,7 @@ class Board:
             probs[~ink, 0] = self.settings.no_ink_empty_prob
             turned = visible
             if observation.rotations == 4:
-                turned = np.rot90(visible.reshape(9, 9), k).reshape(81)
+                turned = turn_cells(visible, k)
             views[k] = (probs, ink, turned)
         return views
 
