@@ -210,13 +210,11 @@ def bench_live(
     budget_threads(settings)
     opened = open_source(
         source,
-        open_timeout_s=settings.open_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        reconnect_attempts=settings.reconnect_attempts,
-        reconnect_backoff_s=settings.reconnect_backoff_s,
-        decoder_threads=settings.decoder_threads,
+        **settings.source_options(),
     )
-    pipeline = VideoPipeline(opened, reader, settings, stabilize=config.stabilize)
+    pipeline = VideoPipeline(
+        opened, reader, settings, stabilize=config.stabilize, tracking=config.tracking
+    )
     timer = threading.Timer(seconds, pipeline.stop, args=("time",))
     reader.warm_up()  # the clock starts with the stream, after loading
     timer.start()

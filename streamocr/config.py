@@ -138,6 +138,16 @@ class PipelineSettings:
         if not 1 <= self.cv_threads <= 64:
             raise ValueError(f"cv_threads must be in [1, 64], got {self.cv_threads}")
 
+    def source_options(self) -> dict[str, Any]:
+        """The keyword arguments of `sources.open_source` these settings give."""
+        return {
+            "open_timeout_s": self.open_timeout_s,
+            "read_timeout_s": self.read_timeout_s,
+            "reconnect_attempts": self.reconnect_attempts,
+            "reconnect_backoff_s": self.reconnect_backoff_s,
+            "decoder_threads": self.decoder_threads,
+        }
+
 
 @dataclass(frozen=True)
 class StabilizeSettings:

@@ -537,11 +537,7 @@ def open_stream(
     check_output_paths(source_spec if is_file else None, outputs.video_path, outputs.jsonl_path)
     source = open_source(
         source_spec,
-        open_timeout_s=settings.open_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        reconnect_attempts=settings.reconnect_attempts,
-        reconnect_backoff_s=settings.reconnect_backoff_s,
-        decoder_threads=settings.decoder_threads,
+        **settings.source_options(),
     )
     opened: list[Any] = [source]
     try:
