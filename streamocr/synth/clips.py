@@ -158,13 +158,13 @@ def _tilted_view(
 
 @contextmanager
 def h264_writer(
-    path: Path, fps: int, size: tuple[int, int], crf: int
+    path: Path, fps: int, size: tuple[int, int], crf: int, preset: str = "medium"
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """An H.264 MP4 being written: yields `write(bgr_image)`; flushed and closed on exit."""
     container = av.open(str(path), mode="w")
     stream = container.add_stream("libx264", rate=Fraction(fps))
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-    stream.options = {"preset": "medium", "crf": str(crf)}
+    stream.options = {"preset": preset, "crf": str(crf)}
 
     def write(image: np.ndarray) -> None:
         for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):

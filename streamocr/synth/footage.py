@@ -33,17 +33,14 @@ import csv
 import json
 import math
 import sys
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from ..tracking import visible_share
-from .clips import _PHOTOS
+from .clips import _PHOTOS, h264_writer
 
 CONDITIONS = ("clear", "hard", "unreadable", "empty")
 _GRID = 1000.0  # the grid's side in desk units; the grid spans -500..500 on both axes
@@ -552,26 +549,6 @@ class _Sensor:
         return cv2.convertScaleAbs(out, alpha=gain)
 
 
-@contextmanager
-def _h264(path: Path, size: tuple[int, int], crf: int):
-    """An H.264 MP4 at 30 fps being written (a fast preset: the footage is long)."""
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=Fraction(30))
-    stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-    stream.options = {"preset": "veryfast", "crf": str(crf)}
-
-    def write(image: np.ndarray) -> None:
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-            container.mux(packet)
-
-    try:
-        yield write
-        for packet in stream.encode(None):
-            container.mux(packet)
-    finally:
-        container.close()
-
-
 def build_footage(path: Path | str, spec: FootageSpec) -> dict:
     """Write the clip of `spec` as H.264 MP4 at `path` and its truth JSON beside it.
 
@@ -600,7 +577,7 @@ def build_footage(path: Path | str, spec: FootageSpec) -> dict:
     to_tex_inv = np.linalg.inv(desk.to_texture())
     frames = []
     grid = _grid_corners().reshape(-1, 1, 2)
-    with _h264(path, spec.size, spec.crf) as write:
+    with h264_writer(path, 30, spec.size, spec.crf, preset="veryfast") as write:
         previous = None
         for m in homographies:
             view = cv2.warpPerspective(
