@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .errors import InputError, StreamOCRError
@@ -444,18 +446,76 @@ def _raise_terminated(_signum: int, _frame: object) -> None:
     raise _Terminated
 
 
+# What the commands load before they start. A Ctrl-C that lands while a module loads
+# does not always stay a KeyboardInterrupt: inside a compiled library's initialisation
+# (onnxruntime's pybind11 module) it surfaces as an ImportError traceback, and inside code
+# that a module builds with exec() (every frozen dataclass) it marks the interpreter to
+# die by SIGINT whatever exit status the command returns. So they load with signals held.
+_RUNTIME_MODULES = (
+    "numpy",
+    "cv2",
+    "av",
+    "onnxruntime",
+    "numba",
+    "streamocr.config",
+    "streamocr.reader",
+    "streamocr.photos",
+    "streamocr.records",
+    "streamocr.sources",
+    "streamocr.sinks",
+    "streamocr.pipeline",
+    "streamocr.pipeline.jobs",
+    "streamocr.pipeline.multi",
+    "streamocr.benchmark",
+    "streamocr.evalvideo",
+)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block runs; act on the first one after it."""
+    received: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise _Terminated if received[0] == signal.SIGTERM else KeyboardInterrupt
+
+
+def _load_runtime() -> None:
+    """Import what the commands use now (see _RUNTIME_MODULES)."""
+    for name in _RUNTIME_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the command that needs it says so in its own words
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `streamocr` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    previous_sigterm = None
-    if threading.current_thread() is threading.main_thread():
-        # So SIGTERM at any moment exits 143 after closing what is open, as in a run.
-        previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     try:
+        # Ctrl-C or SIGTERM while the command line is read and the libraries load is
+        # acted on once they have loaded, as a clean interrupt (130 or 143).
+        with _signals_held() if in_main_thread else nullcontext():
+            args = build_parser().parse_args(argv)
+            logging.basicConfig(
+                level=logging.INFO if args.verbose else logging.WARNING,
+                format="%(levelname)s %(name)s: %(message)s",
+            )
+            if in_main_thread:
+                _load_runtime()
+        if in_main_thread:
+            # So SIGTERM at any moment exits 143 after closing what is open, as in a run.
+            signal.signal(signal.SIGTERM, _raise_terminated)
         return args.func(args)
     except StreamOCRError as exc:
         if exc.summary is not None:
@@ -472,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
-        if argv is None and previous_sigterm is not None:
+        if argv is None and in_main_thread:
             # The command line's own process, its work done and its outputs closed: a
             # signal during the interpreter's teardown would only turn the exit status
             # into a death by signal, or print a KeyboardInterrupt traceback.

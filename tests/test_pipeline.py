@@ -223,6 +223,24 @@ def test_source_failure_is_raised_after_outputs_are_closed(clip, tmp_path):
         pipeline.run()
     times, records = _read_outputs(tmp_path)  # the MP4 is finalised and readable
     assert len(times) == len(records) == pipeline.frames_out > 0
+    # The frames read before the failure still reach the outputs (a live source may
+    # drop some of them on the way, never the newest).
+    assert records[-1]["frame"] == 9
+
+
+def test_a_file_that_fails_midway_keeps_every_frame_before_the_failure(clip, tmp_path):
+    class FailingFile(LiveReplay):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path, fail_after=20)
+            self.info = self._file.info  # a file: the wait policy, nothing dropped
+
+    pipeline, _, _ = _run(FailingFile(clip.path), SlowReader(0.02), tmp_path, queue_size=2)
+    with pytest.raises(SourceError, match="stream lost") as failure:
+        pipeline.run()
+    times, records = _read_outputs(tmp_path)
+    assert [r["frame"] for r in records] == list(range(20))
+    assert len(times) == 20
+    assert failure.value.summary is not None and failure.value.summary.frames_out == 20
 
 
 # The command line, as a person runs it (needs the digit model).

@@ -522,6 +522,28 @@ def test_signals_at_random_moments_leave_valid_outputs(small_clip, tmp_path, see
         assert records == 48
 
 
+@needs_model
+def test_a_signal_while_the_command_starts_up_is_a_clean_interrupt(small_clip, tmp_path):
+    # The first second loads the libraries (onnxruntime's compiled module, frozen
+    # dataclasses built with exec): a Ctrl-C there once gave an ImportError traceback or
+    # a death by SIGINT (-2) after "interrupted".
+    for delay_s in (0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.3):
+        run_dir = tmp_path / str(delay_s)
+        run_dir.mkdir()
+        video, jsonl = run_dir / "a.mp4", run_dir / "f.jsonl"
+        process = start_streamocr(
+            "run", str(small_clip), "--out", str(video), "--jsonl", str(jsonl), "--no-display"
+        )
+        time.sleep(delay_s)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode in (0, 130), (delay_s, process.returncode, stderr)
+        assert "Traceback" not in stderr, (delay_s, stderr)
+        if process.returncode == 130:  # before the run, or during it
+            assert "streamocr: interrupted" in stderr or "stopped by SIGINT" in stderr, stderr
+        assert_valid_outputs(video, jsonl)
+
+
 # 10. A full disk: the write fails with one line after the run's summary; the JSON lines
 # end at a complete line.
 

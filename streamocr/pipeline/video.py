@@ -314,7 +314,15 @@ class VideoPipeline:
             frames = self.source.frames()
             while not self._stop.is_set():
                 start = time.perf_counter()
-                frame = next(frames, None)
+                try:
+                    frame = next(frames, None)
+                except StreamOCRError as exc:
+                    # The source failed (a stream lost, a file that stops decoding): the
+                    # frames already read still go through to the outputs, then run()
+                    # raises the failure.
+                    if not self._errors:
+                        self._errors.append(exc)
+                    break
                 if frame is None:
                     break
                 meter.add(time.perf_counter() - start)
