@@ -187,6 +187,8 @@ def isolate_digit(
     """
     s = binary.shape[0]
     out = np.zeros((MODEL_SIDE, MODEL_SIDE), np.float32)
+    if cv2.countNonZero(binary) < min_ink_frac * s * s:
+        return out, False  # too little ink for any digit (the same answer as below, sooner)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     lo, hi = 0.22 * s, 0.78 * s  # the central region a digit must reach into
     keep = []

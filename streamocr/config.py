@@ -27,6 +27,10 @@ class GridFinderSettings:
         min_area_frac: smallest grid outline, as a fraction of the working image.
         min_score: smallest structure score accepted as a Sudoku grid (0..1).
         warp_cell_px: pixels per cell in the warped grid handed to cell extraction.
+        clear_score: a grid outline fitted to ink that scores at least this in the first
+            rendering of the search ends it there (the other renderings look for faint,
+            broken and noisy print: most of the search's time on a clear frame); 0 always
+            searches all of them.
         straighten: fit the warped grid's own inner lines and resample it so a curved or
             folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
             on the validation pages it reads as many grids right as one homography (it
@@ -37,6 +41,7 @@ class GridFinderSettings:
     min_area_frac: float = 0.02
     min_score: float = 0.12
     warp_cell_px: int = 40
+    clear_score: float = 0.5
     straighten: bool = False
 
     def __post_init__(self) -> None:
@@ -46,6 +51,8 @@ class GridFinderSettings:
             raise ValueError(f"min_area_frac must be in (0, 1), got {self.min_area_frac}")
         if not 0 <= self.min_score <= 1:
             raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
+        if not 0 <= self.clear_score <= 1:
+            raise ValueError(f"clear_score must be in [0, 1], got {self.clear_score}")
         if not 16 <= self.warp_cell_px <= 128:
             raise ValueError(f"warp_cell_px must be in [16, 128], got {self.warp_cell_px}")
 
@@ -289,6 +296,10 @@ class TrackingSettings:
             side from the tracked ones is a different grid (it replaces the old one once a
             second search confirms it).
         min_points: fewest optical-flow points that still carry a grid between detections.
+        idle_search_every: while nothing is followed and the last search found nothing,
+            search only every N-th frame (a grid coming into view is then found at most
+            N-1 frames later; it is confirmed over `confirm_detections` searches anyway).
+            1: every frame.
     """
 
     max_grids: int = 4
@@ -298,8 +309,11 @@ class TrackingSettings:
     corner_gain: float = 0.3
     jump_share: float = 0.2
     min_points: int = 12
+    idle_search_every: int = 3
 
     def __post_init__(self) -> None:
+        if self.idle_search_every < 1:
+            raise ValueError(f"idle_search_every must be >= 1, got {self.idle_search_every}")
         if not 1 <= self.max_grids <= 16:
             raise ValueError(f"max_grids must be in [1, 16], got {self.max_grids}")
         if self.confirm_detections < 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -441,33 +443,43 @@ class GridFinder:
         # gaps closed (broken printed lines) and thickened (faint, dashed lines), and with a
         # stricter threshold (noisy, dark photos). Each candidate is scored on the same image.
         kernel = np.ones((3, 3), np.uint8)
-        renderings = [
-            cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel),
-            cv2.dilate(binary, kernel),
-            cv2.morphologyEx(binarize(small, offset=15.0), cv2.MORPH_CLOSE, kernel),
-            _close_along_lines(binary, max(5, max(small.shape) // 60)),
+        renderings: list[Callable[[], np.ndarray]] = [
+            lambda: cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel),
+            lambda: cv2.dilate(binary, kernel),
+            lambda: cv2.morphologyEx(binarize(small, offset=15.0), cv2.MORPH_CLOSE, kernel),
+            lambda: _close_along_lines(binary, max(5, max(small.shape) // 60)),
         ]
         candidates: list[tuple[np.ndarray, bool]] = []
         lattices: list[np.ndarray] = []
+        scored: list[tuple[float, np.ndarray, float, bool]] = []
+        seen: set[bytes] = set()
+
+        def score(found: list[tuple[np.ndarray, bool]]) -> None:
+            for quad, extrapolated in found:
+                key = np.round(quad / 3).astype(np.int32).tobytes()
+                if key in seen:  # the renderings often agree: score each outline once
+                    continue
+                seen.add(key)
+                value = structure_score(binary, quad)
+                if value >= self.settings.min_score:
+                    scored.append((value, quad, cv2.contourArea(quad), extrapolated))
+
         for rendering in renderings:
-            found, lattice = _candidate_quads(rendering, min_area)
+            found, lattice = _candidate_quads(rendering(), min_area)
             candidates += found
             lattices += lattice
+            score(found)
+            # A grid whose own outline, fitted to ink, scores as a clear grid in the
+            # first rendering is taken without the others: they are for faint, broken
+            # and noisy print (most of the search's time on a clear frame).
+            clear = self.settings.clear_score
+            if clear and any(value >= clear and not ext for value, _, _, ext in scored):
+                break
         # A lattice places a grid whose own outline is not among the ink's (run into other
         # print, cut by open cells). Beside that outline it is a worse fit on a curved
         # page, whose border bends away from the cells' homography.
         inked = [quad for quad, extrapolated in candidates if not extrapolated]
-        candidates += [(quad, True) for quad in lattices if not _outlined_by(quad, inked)]
-        scored: list[tuple[float, np.ndarray, float, bool]] = []
-        seen: set[bytes] = set()
-        for quad, extrapolated in candidates:
-            key = np.round(quad / 3).astype(np.int32).tobytes()
-            if key in seen:  # the renderings often agree: score each outline once
-                continue
-            seen.add(key)
-            score = structure_score(binary, quad)
-            if score >= self.settings.min_score:
-                scored.append((score, quad, cv2.contourArea(quad), extrapolated))
+        score([(quad, True) for quad in lattices if not _outlined_by(quad, inked)])
         # Prefer well structured outlines; among near-equal ones, the larger (the outer
         # border rather than an inner box edge). An extrapolated outline must score
         # clearly better: on dim, noisy frames one shifted by a row of cells can score

@@ -160,6 +160,7 @@ class StreamReader:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
         self.result_filter = result_filter
         self._frames = 0
+        self._last_idle_search: int | None = None  # a search that found nothing, unfollowed
 
     @classmethod
     def from_config(
@@ -190,14 +191,16 @@ class StreamReader:
         settings = self.stabilize
         assert settings is not None
         detections = None
-        # Search every frame while nothing is followed, a new grid is being confirmed or a
-        # followed one failed its check, so a grid is acquired at once; in between,
-        # optical flow follows each grid and the tracker verifies it where the flow put it.
+        # Search while a new grid is being confirmed or a followed one failed its check, so
+        # a grid is acquired at once; in between, optical flow follows each grid and the
+        # tracker verifies it where the flow put it (see `_searches`).
         tracker = self.tracker
         # The ink gray once per frame: the search, the tracker and the cells all read it.
         gray = ink_gray(image)
-        if tracker.needs_search or index % self.detect_every == 0:
+        if self._searches(index):
             detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
+            idle = not detections and not tracker.tracking
+            self._last_idle_search = index if idle else None
         tracked = tracker.update(gray, detections)
         read = index % settings.recognize_every == 0
         self._last_read = {
@@ -217,6 +220,18 @@ class StreamReader:
             )
             for t in tracked
         ]
+
+    def _searches(self, index: int) -> bool:
+        """Whether frame `index` gets the full search: every frame while a grid is being
+        acquired or a followed one failed its check, every `detect_every` frames while
+        grids are followed, every `idle_search_every` frames while nothing is there."""
+        assert self.tracker is not None
+        if not self.tracker.needs_search:
+            return index % self.detect_every == 0
+        last = self._last_idle_search
+        if self.tracker.tracking or last is None:
+            return True
+        return index - last >= self.tracking.idle_search_every
 
     def _rereads(self, gray: np.ndarray, grid: TrackedGrid, index: int) -> bool:
         """Whether a grid is read this frame: always, unless its board is confirmed, its page

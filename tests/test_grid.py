@@ -219,3 +219,44 @@ def test_an_outline_a_column_past_a_grid_cut_by_the_edge_scores_below_the_grids_
     shifted = own + np.float32([40, 0])
     assert structure_score(binary, own) > 0.4
     assert structure_score(binary, shifted) < 0.5 * structure_score(binary, own)
+
+
+def _counting_candidates(monkeypatch):
+    import streamocr.grid as grid
+
+    calls = []
+    real = grid._candidate_quads
+
+    def counted(binary, min_area):
+        calls.append(1)
+        return real(binary, min_area)
+
+    monkeypatch.setattr(grid, "_candidate_quads", counted)
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_clear_grid_ends_the_search_after_the_first_rendering_at_the_same_corners(
+    monkeypatch, seed
+):
+    photo = synthetic_photo(seed=seed)
+    calls = _counting_candidates(monkeypatch)
+    every = GridFinder(GridFinderSettings(clear_score=0)).detect(photo.image)
+    assert len(calls) == 4
+    calls.clear()
+    first = GridFinder(GridFinderSettings(clear_score=0.5)).detect(photo.image)
+    assert len(calls) == 1
+    assert every is not None and first is not None
+    assert np.abs(first.corners - every.corners).max() < 0.5
+    assert np.abs(first.corners - photo.corners).max() < 2.0
+
+
+def test_a_frame_without_a_clear_grid_is_searched_in_every_rendering(monkeypatch):
+    calls = _counting_candidates(monkeypatch)
+    assert (
+        GridFinder(GridFinderSettings(clear_score=0.5)).detect_all(
+            np.full((480, 640, 3), 200, np.uint8)
+        )
+        == []
+    )
+    assert len(calls) == 4

@@ -127,3 +127,33 @@ def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
     assert step(_frame(TRUTH, seed=98), index)  # three frames since the last read: read
     assert not step(_frame(TRUTH, seed=99), index + 1)  # unchanged, read a frame ago
     assert step(swapped, index + 2)  # a new page under the outline: read at once
+
+
+def test_while_nothing_is_there_only_every_nth_frame_is_searched_and_a_grid_is_found_soon():
+    from streamocr.config import Config, TrackingSettings
+    from streamocr.reader import SudokuReader
+    from streamocr.stream import StreamReader
+
+    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
+    stream = StreamReader(
+        reader, Config().stabilize, detect_every=30, tracking=TrackingSettings(idle_search_every=3)
+    )
+    searched: list[int] = []
+    real = reader.finder.detect_all
+
+    def counted(image, max_grids=4):
+        searched.append(frame)
+        return real(image, max_grids)
+
+    reader.finder.detect_all = counted  # type: ignore[method-assign]
+    blank = np.full_like(_frame(TRUTH), 235)
+    for frame in range(10):
+        stream.locate(blank, frame)
+    assert searched == [0, 3, 6, 9]
+    # The grid comes into view at frame 10: found at the next search and searched on the
+    # next frame, which confirms it; then the tracker's check follows it.
+    searched.clear()
+    for frame in range(10, 16):
+        stream.locate(_frame(TRUTH), frame)
+    assert searched == [12, 13], searched
+    assert stream.tracker is not None and stream.tracker.tracking
