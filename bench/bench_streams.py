@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from streamocr.benchmark import measure_streams
+from streamocr.errors import StreamOCRError
 
 CLIP_DIR = Path(tempfile.gettempdir()) / "streamocr-bench-streams"
 
@@ -40,83 +41,13 @@ def make_clips(count: int, frames: int, size: tuple[int, int]) -> list[Path]:
     return paths
 
 
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-def _child(mode: str, files: list[str], out_dir: str, video: bool) -> dict:
-    """One measurement, in this (fresh) process."""
-    from streamocr.config import Config
-    from streamocr.pipeline.jobs import plan_jobs
-    from streamocr.pipeline.video import RunOutputs, run_video
-    from streamocr.reader import SudokuReader
-
-    config = Config()
-    jobs = plan_jobs(files, out_dir, video=video)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    result: dict = {"mode": mode, "streams": len(files)}
-    if mode == "single":
-        reader = SudokuReader.from_config(config)
-        reader.warm_up()
-        start = time.monotonic()
-        frames = 0
-        for job in jobs:
-            outputs = RunOutputs(video_path=job.video_path, jsonl_path=job.jsonl_path)
-            summary = run_video(job.source, reader, config.pipeline, outputs, config.stabilize)
-            frames += summary.frames_out
-        wall_s = time.monotonic() - start
-        result.update(frames=frames, wall_s=wall_s, fps=frames / wall_s)
-    elif mode == "multi":
-        from streamocr.pipeline.multi import MultiStreamRunner
-
-        reader = SudokuReader.from_config(config)
-        runner = MultiStreamRunner(
-            jobs,
-            reader,
-            config.pipeline,
-            config.stabilize,
-            max_open=len(jobs),
-            tracking=config.tracking,
-        )
-        summary = runner.run()
-        result.update(
-            frames=summary.frames_out,
-            wall_s=summary.wall_s,
-            fps=summary.fps,
-            model_ms=summary.model_ms_per_call,
-            cells=summary.cells / max(1, summary.model_calls),
-            failed=len(summary.failed),
-            providers=reader.recognizer.providers,
-        )
-    elif mode == "cluster":
-        from streamocr.cluster import run_on_cluster
-
-        start = time.monotonic()
-        summary = run_on_cluster(jobs, config, "local", max_streams=len(jobs))
-        result.update(
-            frames=summary.frames_out,
-            wall_s=summary.wall_s,
-            total_s=time.monotonic() - start,
-            fps=summary.fps,
-            model_ms=summary.model_ms_per_call,
-            cells=summary.cells / max(1, summary.model_calls),
-            failed=len(summary.failed),
-        )
-    result["peak_rss_mb"] = _peak_rss_mb()
-    return result
-
-
 def measure(mode: str, files: list[Path], out_dir: Path, video: bool) -> dict:
-    """Run one measurement in a fresh process; its result."""
-    command = [sys.executable, "-m", "bench.bench_streams", "--child", mode, "--child-out"]
-    command += [str(out_dir)] + (["--no-video"] if not video else []) + [str(f) for f in files]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{mode} run failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Run one measurement in a fresh process (`streamocr.benchmark.measure_streams`, the
+    code of `streamocr bench --streams`); its result."""
+    try:
+        return measure_streams([(mode, [str(f) for f in files], out_dir)], video)[0]
+    except StreamOCRError as exc:
+        raise SystemExit(f"{mode} run failed: {exc}") from None
 
 
 def same_records(a: Path, b: Path) -> bool:
@@ -141,14 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-video", action="store_true", help="write only JSON lines")
     parser.add_argument("--cluster", action="store_true", help="also 8 files on local Ray")
     parser.add_argument("--out", type=Path, help="write the table here (Markdown)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     video = not args.no_video
-    if args.child:
-        print(json.dumps(_child(args.child, args.files, args.child_out, video)))
-        return 0
 
     import onnxruntime
 

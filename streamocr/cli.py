@@ -234,15 +234,33 @@ def _run_many(args: argparse.Namespace, config, settings) -> int:
     return summary.exit_code
 
 
+def _stream_counts(texts: list[str]) -> list[int]:
+    """The counts of `bench --streams`, each a whole number of 1 or more."""
+    counts = []
+    for text in texts:
+        try:
+            count = int(text)
+        except ValueError:
+            raise InputError(f"--streams takes whole numbers, got {text!r}") from None
+        if count < 1:
+            raise InputError(f"--streams takes counts of 1 or more, got {count}")
+        counts.append(count)
+    return counts
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    """`streamocr bench [SOURCE]`: frame throughput against decoding alone, or live."""
-    from .benchmark import bench_file, bench_live, report_lines
+    """`streamocr bench [SOURCE]`: frame throughput against decoding alone, or live; with
+    `--streams N ...`, N copies of the file at once against the file alone."""
+    from .benchmark import bench_file, bench_live, bench_streams, report_lines
     from .samples import sample_clip
     from .sources import source_kind
 
+    counts = _stream_counts(args.streams) if args.streams is not None else None
     config = _load_config(args)
     source = args.source if args.source is not None else str(sample_clip())
-    if source_kind(source) == "file":
+    if counts is not None:
+        report = bench_streams(source, counts, config, with_outputs=not args.no_out)
+    elif source_kind(source) == "file":
         report = bench_file(source, config, with_outputs=not args.no_out)
     else:
         report = bench_live(source, args.seconds, config)
@@ -415,7 +433,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds; processed, dropped, latency); default: the built-in sample clip",
     )
     bench.add_argument("--seconds", type=float, default=30.0, help="how long a live source runs")
-    bench.add_argument("--no-out", action="store_true", help="skip the runs with --out")
+    bench.add_argument(
+        "--no-out",
+        action="store_true",
+        help="skip the runs with --out (with --streams: JSON lines only, no MP4s)",
+    )
+    bench.add_argument(
+        "--streams",
+        nargs="+",
+        metavar="N",
+        help="run N copies of the file at once in one process with the shared model, for "
+        "each N given (e.g. 1 2 4 8): aggregate fps against the file alone, model ms and "
+        "cells a call, peak memory",
+    )
     bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
     _add_config_args(bench)
     bench.set_defaults(func=cmd_bench)

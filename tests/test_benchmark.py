@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -46,5 +47,69 @@ def test_bench_prints_a_human_report(small_clip, capsys):
 
 def test_bench_on_a_missing_file_is_one_line_and_exit_5(tmp_path, capsys):
     assert main(["bench", str(tmp_path / "none.mp4")]) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("streamocr: error:")
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench_streams") / "tiny.mp4"
+    build_clip(path, frames=12, size=(320, 240), seed=4)
+    return path
+
+
+def test_bench_streams_prints_a_line_per_count(tiny_clip, capsys):
+    assert main(["bench", str(tiny_clip), "--streams", "1", "2", "--no-out"]) == 0
+    out = capsys.readouterr().out
+    assert "JSON lines only" in out.splitlines()[0]
+    rows = {}
+    for line in out.splitlines():
+        found = re.match(
+            r"(\d+) streams?: ([\d.]+) fps aggregate = ([\d.]+) x the file alone ([\d.]+) fps; "
+            r"model calls (\d+), ([\d.]+) ms and (\d+) cells a call",
+            line,
+        )
+        if found:
+            rows[int(found[1])] = [float(v) for v in found.groups()[1:]]
+    assert sorted(rows) == [1, 2]
+    for fps, ratio, alone, calls, ms, cells in rows.values():
+        assert fps > 0 and alone > 0 and ratio > 0
+        assert calls >= 1 and ms > 0 and cells >= 81
+    assert "peak RSS per extra stream" in out
+
+
+def test_bench_streams_json_gives_the_fields(tiny_clip, capsys):
+    assert main(["bench", str(tiny_clip), "--streams", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["outputs"] == "JSON lines + MP4" and report["frames"] == 12
+    assert report["size"] == [320, 240]
+    (row,) = report["streams"]
+    assert row["streams"] == 2 and row["frames"] == 2 * 12 and row["single_frames"] == 12
+    assert row["fps"] > 0 and row["single_fps"] > 0
+    # The aggregate fps and the ratio are the run's own figures.
+    assert row["fps"] == pytest.approx(row["frames"] / row["wall_s"], 0.02)
+    assert row["ratio"] == pytest.approx(row["fps"] / row["single_fps"], 0.02)
+    assert row["model_calls"] >= 1 and row["model_ms_per_call"] > 0
+    assert row["cells_per_call"] >= 81 and row["peak_rss_mb"] > 0
+    assert report["rss_mb_per_extra_stream"] is None  # one count: nothing to compare
+    assert report["providers"] and report["machine"]["cores_used"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--streams", "0"], "--streams takes counts of 1 or more, got 0"),
+        (["--streams", "2", "x"], "--streams takes whole numbers, got 'x'"),
+        (["rtsp://127.0.0.1:9/live", "--streams", "2"], "need a video file"),
+    ],
+)
+def test_bench_streams_bad_values_are_one_line(args, message, capsys):
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("streamocr: error:") and message in err[0]
+
+
+def test_bench_streams_on_a_missing_file_is_one_line_and_exit_5(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "none.mp4"), "--streams", "1"]) == 5
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("streamocr: error:")
