@@ -21,7 +21,8 @@ def _other_sections(text: str) -> str:
     second-level heading that is not this table's own)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith("## ") and not line.startswith("## Speed"):
+        # A section another benchmark rewrites starts at its marker (`<!-- soak:start -->`).
+        if line.startswith("<!-- ") or (line.startswith("## ") and not line.startswith("## Speed")):
             return "\n".join(lines[i:]) + "\n"
     return ""
 
