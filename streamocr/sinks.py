@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # Tried in order: H.264 first; MPEG-4 Part 2 plays almost everywhere where H.264 is missing.
 VIDEO_ENCODERS = ("libx264", "libopenh264", "h264", "mpeg4")
+# x264 holding fewer frames: one B-frame and a 5-frame lookahead instead of veryfast's 3 and
+# 10. About 50 MB instead of 75 MB an encoder at 720p, for files about 7% larger; used
+# where many streams each write a video at once (`RunOutputs.compact_video`).
+COMPACT_X264 = "bframes=1:rc-lookahead=5"
 # The video containers an output path may name, by extension, and FFmpeg's name for each.
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
 
@@ -133,6 +137,8 @@ class VideoFileSink:
         encoder: a codec name, or None to pick the first available of `VIDEO_ENCODERS`.
         start_at_zero: shift timestamps so the first frame written is shown at 0 (for live
             sources, whose first frames may have been dropped).
+        compact: with libx264, an encoder that holds fewer frames (`COMPACT_X264`), for
+            many streams written at once.
 
     Example:
         >>> sink = VideoFileSink("out.mp4", 640, 480, Fraction(30))
@@ -149,6 +155,7 @@ class VideoFileSink:
         time_base: Fraction | None = None,
         encoder: str | None = None,
         start_at_zero: bool = False,
+        compact: bool = False,
     ) -> None:
         self.path = Path(path)
         self.start_at_zero = start_at_zero
@@ -177,6 +184,8 @@ class VideoFileSink:
             stream.codec_context.time_base = self.time_base
             if self.encoder == "libx264":
                 stream.options = {"preset": "veryfast", "crf": "23"}
+                if compact:
+                    stream.options = {**stream.options, "x264-params": COMPACT_X264}
             elif self.encoder == "mpeg4":
                 stream.bit_rate = 2_000_000
             stream.thread_count = 1

@@ -118,6 +118,9 @@ def test_streams_read_as_they_do_alone(clips, tmp_path):
         assert _records(job.jsonl_path) == alone[job.name]
         assert _frames_in_video(job.video_path) == len(alone[job.name])
         assert is_complete(job)
+        # Several encoders at once: each holds fewer frames (x264 writes its options in the
+        # stream).
+        assert b"rc_lookahead=5" in Path(job.video_path).read_bytes()
     assert any(r["digits"] for rs in alone.values() for r in rs)  # the clips were read
 
 

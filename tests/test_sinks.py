@@ -99,3 +99,21 @@ def test_missing_output_folders_are_made(tmp_path, make_sink, name):
     assert path.parent.is_dir()
     # An empty JSON-lines file is complete; a video without frames is not written.
     assert path.exists() == name.endswith(".jsonl")
+
+
+@pytest.mark.parametrize(
+    ("compact", "options"), [(False, b"rc_lookahead=10"), (True, b"rc_lookahead=5")]
+)
+def test_a_compact_encoder_holds_fewer_frames(tmp_path, compact, options):
+    if pick_encoder() != "libx264":
+        pytest.skip("x264 options only")
+    path = tmp_path / "a.mp4"
+    sink = VideoFileSink(path, 64, 48, Fraction(30), compact=compact)
+    for i in range(12):
+        sink.write(np.full((48, 64, 3), 10 * i, np.uint8), i / 30)
+    sink.close()
+    data = path.read_bytes()
+    assert options in data
+    assert (b"bframes=1 " in data) == compact
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 12

@@ -220,6 +220,8 @@ class MultiStreamRunner:
         self.stabilize = stabilize
         self.tracking = tracking
         self.max_open = max_open
+        # Several encoders at once: each holds fewer frames (memory per stream).
+        self._compact_video = open_streams > 1
         self.progress = progress
         self.records = records
         self._model = _ModelMeter()
@@ -329,7 +331,9 @@ class MultiStreamRunner:
         """Open a job's source and sinks and start its threads; its outcome if that failed."""
         clear_complete(job)
         records = [] if self.records is not None else None
-        outputs = RunOutputs(video_path=job.video_path, jsonl_path=job.jsonl_path)
+        outputs = RunOutputs(
+            video_path=job.video_path, jsonl_path=job.jsonl_path, compact_video=self._compact_video
+        )
         try:
             pipeline = open_stream(
                 job.source,

@@ -491,6 +491,7 @@ class RunOutputs:
     jsonl_path: str | None = None
     display: bool = False
     progress: bool = False
+    compact_video: bool = False  # an encoder that holds fewer frames (`sinks.COMPACT_X264`)
 
 
 def run_video(
@@ -560,6 +561,7 @@ def open_stream(
                 # A file keeps its own time base and timestamps; a live source's start at 0.
                 time_base=None if info.live else info.time_base,
                 start_at_zero=info.live,
+                compact=outputs.compact_video,
             )
             opened.append(video)
         if outputs.jsonl_path or records is not None:
