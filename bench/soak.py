@@ -202,7 +202,8 @@ def report_lines(figures: dict, args: argparse.Namespace) -> list[str]:
         "",
         f"`python -m bench.soak --frames {args.frames} --fps {args.fps:g} --size {args.size}` "
         f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{os.cpu_count()} CPU cores (shared with other work while it ran): a live-paced "
+        f"{os.cpu_count()} CPU cores (load average over the last 15 minutes of the run: "
+        f"{os.getloadavg()[2]:.1f}): a live-paced "
         f"synthetic camera ({args.kind} clip of {args.clip_frames} frames, looped), live "
         "policy (the oldest frames dropped when the pipeline falls behind), annotated MP4 "
         "and per-frame records written.",
