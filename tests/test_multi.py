@@ -29,6 +29,7 @@ from streamocr.pipeline.multi import MultiStreamRunner
 from streamocr.pipeline.video import process_video
 from streamocr.reader import SudokuReader
 from streamocr.recognize import DEFAULT_MODEL
+from streamocr.sinks import pick_encoder
 from streamocr.sources import VideoSource
 from streamocr.synth.clips import build_clip
 
@@ -120,7 +121,8 @@ def test_streams_read_as_they_do_alone(clips, tmp_path):
         assert is_complete(job)
         # Several encoders at once: each holds fewer frames (x264 writes its options in the
         # stream).
-        assert b"rc_lookahead=5" in Path(job.video_path).read_bytes()
+        if pick_encoder() == "libx264":
+            assert b"rc_lookahead=5" in Path(job.video_path).read_bytes()
     assert any(r["digits"] for rs in alone.values() for r in rs)  # the clips were read
 
 
