@@ -44,6 +44,7 @@ from streamocr.synth.clips import build_kind_clip
 from streamocr.types import Frame
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
+REPO = Path(__file__).resolve().parent.parent
 SECTION_START = "<!-- soak:start -->"
 SECTION_END = "<!-- soak:end -->"
 
@@ -225,6 +226,17 @@ def report_lines(figures: dict, args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _shown(value: object) -> str:
+    """An argument as recorded in soak.json: a path inside the checkout relative to it, so
+    the file names no machine's folders."""
+    if isinstance(value, Path):
+        try:
+            return str(value.resolve().relative_to(REPO))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
 def write_section(lines: list[str], path: Path = RESULTS) -> None:
     """Replace the soak section of RESULTS.md (or append it), leaving the rest alone."""
     text = path.read_text() if path.exists() else ""
@@ -290,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         summary.dropped,
         wall_s,
     )
-    figures["args"] = {k: str(v) for k, v in vars(args).items()}
+    figures["args"] = {k: _shown(v) for k, v in vars(args).items()}
     figures["rss_samples"] = [
         [round(t, 1), fi, fo, round(r, 1)] for t, fi, fo, r in sampler.samples
     ]
