@@ -7,6 +7,7 @@ the same side. One page in five is validation, chosen by a stable hash of the na
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,35 @@ def read_truth(dat_path: Path) -> np.ndarray:
     if len(values) < 81 or not all(v.isdigit() for v in values[:81]):
         raise InputError(f"{dat_path}: expected 9 rows of 9 digits after two header lines")
     return np.array([int(v) for v in values[:81]], dtype=np.int8)
+
+
+def read_outlines(folder: Path | str) -> dict[str, np.ndarray]:
+    """The true grid corners (4, 2) of a folder's photos, by page name, from its
+    ``outlines.csv`` (empty without one)."""
+    path = Path(folder) / "outlines.csv"
+    if not path.is_file():
+        return {}
+    outlines = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            page = Path(row["filepath"]).stem
+            pts = [float(row[f"p{i}_{a}"]) for i in range(1, 5) for a in ("x", "y")]
+            outlines[page] = np.array(pts).reshape(4, 2)
+    return outlines
+
+
+def read_page(folder: Path | str, page: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """One labelled page of a folder: the photo (BGR), its true grid corners (4, 2) and its
+    81 digits as a string (0 = empty)."""
+    import cv2
+
+    folder = Path(folder)
+    photo = cv2.imread(str(folder / f"{page}.jpg"))
+    if photo is None:
+        raise FileNotFoundError(f"no photo {folder / page}.jpg")
+    outline = read_outlines(folder)[page]
+    digits = "".join(str(int(d)) for d in read_truth(folder / f"{page}.dat"))
+    return photo, outline, digits
 
 
 def load_folder(folder: Path | str, split: str = "all") -> list[LabelledPhoto]:

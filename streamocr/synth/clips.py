@@ -250,18 +250,9 @@ def _printed_page(digits: str, solution: str, seed: int, noise: float) -> _Page:
 
 def _photo_page(page: str, seed: int) -> _Page:
     """A real photographed page (v2_train) laid on the desk; truth from .dat and outlines."""
-    import csv
+    from streamocr.dataset import read_page
 
-    from streamocr.dataset import read_truth
-
-    folder = _PHOTOS / "v2_train"
-    photo = cv2.imread(str(folder / f"{page}.jpg"))
-    if photo is None:
-        raise FileNotFoundError(f"no photo {folder / page}.jpg")
-    with open(folder / "outlines.csv", newline="") as f:
-        row = next(r for r in csv.DictReader(f) if Path(r["filepath"]).stem == page)
-    outline = np.array([[float(row[f"p{k}_{a}"]) for a in "xy"] for k in range(1, 5)])
-    digits = "".join(str(int(d)) for d in read_truth(folder / f"{page}.dat"))
+    photo, outline, digits = read_page(_PHOTOS / "v2_train", page)
     from streamocr.solve import solve
 
     solved = solve(digits)

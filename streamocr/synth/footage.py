@@ -29,7 +29,6 @@ Pillow renders the pages (the ``test`` extra installs it)::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -377,30 +376,23 @@ def _grown(quad: np.ndarray, share: float) -> np.ndarray:
 
 def _real_page(page: str) -> tuple[np.ndarray, np.ndarray, str]:
     """A v2_train validation page: the photo, its grid outline and its digits."""
-    from streamocr.dataset import is_validation_page, read_truth
+    from streamocr.dataset import is_validation_page, read_page
 
     if not is_validation_page(page):
         raise ValueError(f"{page} is a training page; footage uses validation pages only")
-    folder = _PHOTOS / "v2_train"
-    photo = cv2.imread(str(folder / f"{page}.jpg"))
-    if photo is None:
-        raise FileNotFoundError(f"no photo {folder / page}.jpg")
-    with open(folder / "outlines.csv", newline="") as f:
-        row = next(r for r in csv.DictReader(f) if Path(r["filepath"]).stem == page)
-    outline = np.array([[float(row[f"p{k}_{a}"]) for a in "xy"] for k in range(1, 5)])
-    digits = "".join(str(int(d)) for d in read_truth(folder / f"{page}.dat"))
-    return photo, outline, digits
+    return read_page(_PHOTOS / "v2_train", page)
 
 
 def validation_pages() -> list[str]:
     """The v2_train validation pages whose whole grid lies inside the photo."""
-    from streamocr.dataset import load_folder
+    from streamocr.dataset import load_folder, read_outlines
 
     folder = _PHOTOS / "v2_train"
+    outlines = read_outlines(folder)
     pages = []
     for photo in load_folder(folder, split="validation"):
         image = cv2.imread(str(photo.image_path))
-        _, outline, _ = _real_page(photo.page)
+        outline = outlines[photo.page]
         h, w = image.shape[:2]
         if (outline >= 0).all() and (outline[:, 0] < w).all() and (outline[:, 1] < h).all():
             pages.append(photo.page)

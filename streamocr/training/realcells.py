@@ -11,7 +11,6 @@ Only the training side of the by-page split is ever used for training; `page_cel
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..cells import cell_inputs_from_warped
-from ..dataset import LabelledPhoto, load_folder
+from ..dataset import LabelledPhoto, load_folder, read_outlines
 from ..grid import GridFinder, homography_for, warp_grid
 from ..preprocess import ink_gray
 from ..types import GridDetection
@@ -29,20 +28,6 @@ from ..types import GridDetection
 _BESIDE_REPO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sudoku_photos"
 DATA_ROOT = Path(os.environ.get("STREAMOCR_DATA", str(_BESIDE_REPO)))
 CELL_PX = 40  # pixels per cell of the warped grid, as GridFinderSettings.warp_cell_px
-
-
-def read_outlines(folder: Path | str) -> dict[str, np.ndarray]:
-    """The true grid corners of a folder's photos, by page name (empty without outlines.csv)."""
-    path = Path(folder) / "outlines.csv"
-    if not path.is_file():
-        return {}
-    outlines = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            page = Path(row["filepath"]).stem
-            pts = [float(row[f"p{i}_{a}"]) for i in range(1, 5) for a in ("x", "y")]
-            outlines[page] = np.array(pts, np.float32).reshape(4, 2)
-    return outlines
 
 
 def detection_for(corners: np.ndarray, cell_px: int = CELL_PX) -> GridDetection:
@@ -139,7 +124,7 @@ def folder_cuts(
 ) -> list[list[PageCut]]:
     """Cut every photo of one folder's `split`; one list of cuts per page (first unjittered)."""
     folder = DATA_ROOT / folder_name
-    outlines = read_outlines(folder)
+    outlines = {page: c.astype(np.float32) for page, c in read_outlines(folder).items()}
     finder = GridFinder()
     rng = np.random.default_rng(seed)
     return [
