@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import needs_model
 
 from streamocr.evalvideo import VideoTruth, score_video
-from streamocr.recognize import DEFAULT_MODEL
 from streamocr.synth.builders import PUZZLE
 from streamocr.synth.clips import build_kind_clip, score_clip
 
 REPO = Path(__file__).resolve().parent.parent
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
 BOX = [[10, 10], [110, 10], [110, 110], [10, 110]]
 WRONG = "1" + PUZZLE[1:]
 

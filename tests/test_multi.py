@@ -3,7 +3,6 @@ kept to their stream, folders of files with resumable runs."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
+from helpers import FakeRecognizer, needs_model, records_without_latency
 
 from streamocr import sources
 from streamocr.config import Config, PipelineSettings
@@ -28,28 +27,11 @@ from streamocr.pipeline.jobs import (
 from streamocr.pipeline.multi import MultiStreamRunner
 from streamocr.pipeline.video import process_video
 from streamocr.reader import SudokuReader
-from streamocr.recognize import DEFAULT_MODEL
 from streamocr.sinks import pick_encoder
 from streamocr.sources import VideoSource
 from streamocr.synth.clips import build_clip
 
 REPO = Path(__file__).resolve().parent.parent
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
-
-
-class FakeRecognizer:
-    """Stands in for the ONNX model: every cell is empty; records the batch sizes."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
-        self.sizes: list[int] = []
-
-    def recognize(self, cells: np.ndarray) -> np.ndarray:
-        self.sizes.append(len(cells))
-        time.sleep(self.delay_s)
-        probabilities = np.zeros((len(cells), 10), np.float32)
-        probabilities[:, 0] = 1.0
-        return probabilities
 
 
 class FailingReplay(VideoSource):
@@ -90,13 +72,6 @@ def clips(tmp_path_factory):
     ]
 
 
-def _records(path) -> list[dict]:
-    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    for record in records:
-        record.pop("latency_ms")
-    return records
-
-
 def _frames_in_video(path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
@@ -116,7 +91,7 @@ def test_streams_read_as_they_do_alone(clips, tmp_path):
     assert summary.exit_code == 0 and not summary.failed
     assert summary.frames_out == sum(c.frames for c in clips)
     for job in jobs:
-        assert _records(job.jsonl_path) == alone[job.name]
+        assert records_without_latency(job.jsonl_path) == alone[job.name]
         assert _frames_in_video(job.video_path) == len(alone[job.name])
         assert is_complete(job)
         # Several encoders at once: each holds fewer frames (x264 writes its options in the
@@ -164,14 +139,14 @@ def test_one_stream_failing_does_not_stop_the_others(clips, tmp_path, monkeypatc
     for good, clip in (("clip1", clips[0]), ("clip3", clips[2])):
         assert outcomes[good].error is None
         assert outcomes[good].summary.frames_out == clip.frames
-        assert len(_records(tmp_path / "out" / f"{good}.jsonl")) == clip.frames
+        assert len(records_without_latency(tmp_path / "out" / f"{good}.jsonl")) == clip.frames
     camera = outcomes["camera"]
     assert "camera unplugged" in camera.error and camera.exit_code == SourceError.exit_code
     # Its outputs are closed and valid up to the last frame written.
     assert camera.summary.frames_in == 20  # it ran until it was unplugged
     written = camera.summary.frames_out
     assert written > 2
-    assert len(_records(tmp_path / "out" / "camera.jsonl")) == written
+    assert len(records_without_latency(tmp_path / "out" / "camera.jsonl")) == written
     assert _frames_in_video(tmp_path / "out" / "camera.mp4") == written
     assert "cannot open video file" in outcomes["corrupt"].error
     assert not is_complete(jobs[1]) and not is_complete(jobs[2]) and is_complete(jobs[3])

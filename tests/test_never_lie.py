@@ -11,9 +11,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from helpers import needs_model
 
 from streamocr.grid import homography_for
-from streamocr.recognize import DEFAULT_MODEL
 from streamocr.solve import find_conflicts, solve
 from streamocr.stabilize import GridObservation, Stabilizer
 from streamocr.synth.builders import PUZZLE
@@ -22,7 +22,6 @@ from streamocr.types import GridDetection
 CORNERS = np.array([[40, 30], [300, 34], [296, 290], [36, 286]], np.float32)
 DETECTION = GridDetection(CORNERS, homography_for(CORNERS, 360), 360)
 TRUTH = np.array([int(c) for c in PUZZLE], np.int64)
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
 
 
 def _probs(digits, sure=0.97):

@@ -16,37 +16,21 @@ import av
 import cv2
 import numpy as np
 import pytest
+from helpers import FakeRecognizer, needs_model
 from rtsp_server import free_port
 
 from streamocr.config import PipelineSettings, StabilizeSettings
 from streamocr.errors import SourceError
 from streamocr.pipeline import VideoPipeline
 from streamocr.reader import SudokuReader
-from streamocr.recognize import DEFAULT_MODEL
 from streamocr.sinks import JsonLinesSink, VideoFileSink
 from streamocr.sources import SourceInfo, VideoSource, open_source
 from streamocr.synth.builders import PUZZLE, render_grid
 from streamocr.synth.clips import build_clip, h264_writer
 
 REPO = Path(__file__).resolve().parent.parent
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
 
 NO_TRACKING = StabilizeSettings(enabled=False)
-
-
-class FakeRecognizer:
-    """Stands in for the ONNX model: every cell is empty; records the batch shapes."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
-        self.shapes: list[tuple[int, ...]] = []
-
-    def recognize(self, cells: np.ndarray) -> np.ndarray:
-        self.shapes.append(cells.shape)
-        time.sleep(self.delay_s)
-        probabilities = np.zeros((len(cells), 10), np.float32)
-        probabilities[:, 0] = 1.0
-        return probabilities
 
 
 class SlowReader(SudokuReader):

@@ -7,7 +7,6 @@ the extra, so these run there.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import records_without_latency
 
 from streamocr.config import Config
 from streamocr.errors import ClusterError, SourceError
@@ -63,13 +63,6 @@ def clips(tmp_path_factory):
     ]
 
 
-def _records(path) -> list[dict]:
-    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    for record in records:
-        record.pop("latency_ms")
-    return records
-
-
 @needs_ray
 def test_cluster_writes_what_one_process_writes(ray_cluster, clips, tmp_path):
     from streamocr.cluster import run_on_cluster
@@ -86,7 +79,9 @@ def test_cluster_writes_what_one_process_writes(ray_cluster, clips, tmp_path):
     assert summary.frames_out == local.frames_out == sum(c.frames for c in clips)
     assert summary.model_calls > 0
     for local_job, cluster_job in zip(local_jobs[:3], cluster_jobs[:3], strict=True):
-        assert _records(cluster_job.jsonl_path) == _records(local_job.jsonl_path)
+        assert records_without_latency(cluster_job.jsonl_path) == records_without_latency(
+            local_job.jsonl_path
+        )
         assert Path(cluster_job.video_path).stat().st_size > 0
         assert is_complete(cluster_job)
     # A missing file fails on its own, as in one process.

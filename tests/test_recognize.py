@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from helpers import needs_model
 
 from streamocr.recognize import DigitRecognizer
-from streamocr.resources import DEFAULT_MODEL
-
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
 
 
 @needs_model

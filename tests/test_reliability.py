@@ -28,18 +28,17 @@ import av
 import cv2
 import numpy as np
 import pytest
+from helpers import needs_model
 
 from streamocr.config import load_config
 from streamocr.errors import ConfigError, InputError, SourceError
 from streamocr.photos import header_size, load_image
-from streamocr.recognize import DEFAULT_MODEL
 from streamocr.redact import redact_text
 from streamocr.sinks import JsonLinesSink, VideoFileSink
 from streamocr.sources import PyAVSource, open_source
 from streamocr.synth.clips import build_clip
 
 REPO = Path(__file__).resolve().parent.parent
-needs_model = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason=f"no model at {DEFAULT_MODEL}")
 pytestmark = pytest.mark.reliability
 
 
