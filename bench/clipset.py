@@ -17,6 +17,10 @@ condition (clear, hard, unreadable, empty)::
 
 Clips already in the folder are reused, so a set made once can be scored again after a
 change. A clip built for a seed is the same whenever it is built (up to the encoder).
+``--existing`` scores every clip already in the given folders (each with its truth JSON),
+whichever generator made it, grouped by condition (footage) or by the kind in its name::
+
+    .venv/bin/python -m bench.clipset out/footage out/clips --existing
 """
 
 from __future__ import annotations
@@ -52,12 +56,15 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     """Build and score the clip set; print a line per clip and a summary per kind."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, nargs="+")
     parser.add_argument("--seeds", type=int, nargs="+", default=[71])
     parser.add_argument("--pages", nargs="*", default=[], help="v2_train validation pages")
     parser.add_argument("--page-seed", type=int, default=100, help="first seed of page clips")
     parser.add_argument(
         "--footage", action="store_true", help="clips of streamocr.synth.footage instead"
+    )
+    parser.add_argument(
+        "--existing", action="store_true", help="score the clips already in the folders"
     )
     parser.add_argument("--frames", type=int, default=180, help="frames per footage clip")
     parser.add_argument("--only", default=None, help="score only clips whose name has this")
@@ -72,15 +79,44 @@ def main(argv: list[str] | None = None) -> int:
         help="the kinds of seeded clips (default: all)",
     )
     args = parser.parse_args(argv)
-    args.folder.mkdir(parents=True, exist_ok=True)
-    if args.footage:
-        clips = _footage_clips(args.folder, args.seeds, args.pages, args.frames)
+    if args.existing:
+        clips = _existing_clips(args.folder)
+        if not clips:
+            folders = " ".join(map(str, args.folder))
+            print(f"clipset: no clip with a truth JSON beside it in {folders}")
+            return 2
+    elif len(args.folder) != 1:
+        parser.error("one folder, unless --existing")
     else:
-        clips = _generator_clips(args)
+        args.folder = args.folder[0]
+        args.folder.mkdir(parents=True, exist_ok=True)
+        if args.footage:
+            clips = _footage_clips(args.folder, args.seeds, args.pages, args.frames)
+        else:
+            clips = _generator_clips(args)
     if args.only:
         clips = [c for c in clips if args.only in c[0]]
     _report(clips)
     return 0
+
+
+def _existing_clips(folders: list[Path]) -> list:
+    """Every clip with its truth beside it: (name, kind, path), the kind from the truth's
+    condition (footage) or the name's leading word (the clip builder's sets)."""
+    import json
+
+    clips = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.mp4")):
+            truth = path.with_suffix(".json")
+            if not truth.is_file():
+                continue
+            condition = json.loads(truth.read_text()).get("condition")
+            kind = condition or next(
+                (k for k in (*KINDS, "photo", "empty") if path.stem.startswith(k)), "clear"
+            )
+            clips.append((f"{folder.name}/{path.stem}", kind, path))
+    return clips
 
 
 def _footage_clips(folder: Path, seeds: list[int], pages: list[str], frames: int) -> list:

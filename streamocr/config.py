@@ -31,6 +31,10 @@ class GridFinderSettings:
             rendering of the search ends it there (the other renderings look for faint,
             broken and noisy print: most of the search's time on a clear frame); 0 always
             searches all of them.
+        min_line_score: a grid whose thin inner lines the binarised search loses (dim,
+            blurred, noisy footage: they fade into the paper) is still taken when the lines
+            of its outline, measured on the gray frame (`grid.line_score`), reach this; 0
+            turns this second look off. Only outlines wholly inside the frame are looked at.
         straighten: fit the warped grid's own inner lines and resample it so a curved or
             folded page's cells are cut where they are (`streamocr.mesh`). Off by default:
             on the validation pages it reads as many grids right as one homography (it
@@ -42,6 +46,7 @@ class GridFinderSettings:
     min_score: float = 0.12
     warp_cell_px: int = 40
     clear_score: float = 0.5
+    min_line_score: float = 0.03
     straighten: bool = False
 
     def __post_init__(self) -> None:
@@ -53,6 +58,8 @@ class GridFinderSettings:
             raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
         if not 0 <= self.clear_score <= 1:
             raise ValueError(f"clear_score must be in [0, 1], got {self.clear_score}")
+        if not 0 <= self.min_line_score <= 1:
+            raise ValueError(f"min_line_score must be in [0, 1], got {self.min_line_score}")
         if not 16 <= self.warp_cell_px <= 128:
             raise ValueError(f"warp_cell_px must be in [16, 128], got {self.warp_cell_px}")
 

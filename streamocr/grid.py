@@ -402,6 +402,71 @@ def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray
     return profile[starts[:, None] + np.arange(2 * reach + 1)].max(axis=1)
 
 
+_LINE_CELL_MAX = 24  # pixels per cell at most when `line_score` warps a candidate
+_LINE_CANDIDATES = 10  # outlines `line_score` looks at when the binarised search found none
+
+
+def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> float:
+    """How clearly the lines of a 9x9 grid run inside `corners`, measured on the gray image.
+
+    The second look of the search at outlines whose inside the binarised image does not
+    show as a grid: in dim, blurred, noisy footage the thin inner lines fade to a few
+    grey levels above the paper, and the threshold loses them among the noise, while
+    the outline itself (the thick border) is found. The candidate is warped from the
+    full-resolution gray frame; each pixel's darkness against the paper beside it (across
+    the lines' direction) is taken, and a line's darkness is its median along its whole
+    length (a digit darkens a stretch of it, a line all of it). The score, relative to
+    the grid's contrast, is the least of: the second-weakest thin line (1, 2, 4, 5, 7, 8)
+    above the darkness between the lines, and a quarter of the weakest of the box lines
+    and borders (3, 6, 0, 9) above it, in both directions. An outline shifted by a cell
+    puts a border on a thin line or on blank paper and a thin line on a box line's place;
+    a table, text or a desk has no such lattice. Only outlines wholly inside the image are
+    measured (0 otherwise). With `least`, an outline whose first direction already scores
+    below it returns that score without measuring the second.
+    """
+    corners = np.asarray(corners, np.float32)
+    height, width = gray.shape[:2]
+    if (
+        (corners < 0).any()
+        or (corners[:, 0] > width - 1).any()
+        or (corners[:, 1] > height - 1).any()
+    ):
+        return 0.0
+    side = float(np.sqrt(max(cv2.contourArea(corners), 1.0)))
+    cell = int(np.clip(round(side / 9), _PROBE_CELL, _LINE_CELL_MAX))
+    size = 9 * cell
+    probe = cv2.warpPerspective(
+        gray,
+        homography_for(corners, size),
+        (size + 1, size + 1),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    dark, bright = np.percentile(probe[::3, ::3], (2, 90))
+    contrast = max(float(bright - dark), 8.0)
+    reach, margin = max(2, cell // 8), max(2, cell // 4)
+    starts = np.arange(10) * cell - reach
+    starts[0], starts[-1] = 0, size - 2 * reach  # the borders, inside the warp
+    paper = np.ones((1, cell // 2 | 1), np.uint8)
+    scores = []
+    for view in (probe, probe.T):  # the vertical lines, then the horizontal ones
+        darker = cv2.subtract(cv2.dilate(view, paper), view)[::2]
+        # Each line's median along it (rows of the transpose: partition is fastest on
+        # contiguous float rows).
+        along = np.ascontiguousarray(darker.T, dtype=np.float32)
+        middle = along.shape[1] // 2
+        profile = np.partition(along, middle, axis=1)[:, middle] / contrast
+        lines = _line_ink(profile, starts, reach)
+        between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
+        floor = float(np.percentile(between, 75))
+        thin = float(np.sort(lines[[1, 2, 4, 5, 7, 8]])[1]) - floor
+        strong = float(lines[[0, 3, 6, 9]].min()) - floor
+        scores.append(min(thin, strong / 4))
+        if scores[-1] < least:
+            break
+    return max(0.0, min(scores))
+
+
 def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:
     """Shares of the left, right, top and bottom borders of the warped square that `h`
     maps inside an image of `shape`."""
@@ -480,6 +545,8 @@ class GridFinder:
         # page, whose border bends away from the cells' homography.
         inked = [quad for quad, extrapolated in candidates if not extrapolated]
         score([(quad, True) for quad in lattices if not _outlined_by(quad, inked)])
+        if not scored and self.settings.min_line_score:
+            scored = self._faint_lines(gray, candidates, lattices, scale)
         # Prefer well structured outlines; among near-equal ones, the larger (the outer
         # border rather than an inner box edge). An extrapolated outline must score
         # clearly better: on dim, noisy frames one shifted by a row of cells can score
@@ -505,6 +572,39 @@ class GridFinder:
                 )
             )
         return results
+
+    def _faint_lines(
+        self,
+        gray: np.ndarray,
+        candidates: list[tuple[np.ndarray, bool]],
+        lattices: list[np.ndarray],
+        scale: float,
+    ) -> list[tuple[float, np.ndarray, float, bool]]:
+        """The outline among the search's that `line_score` takes for a grid, if any.
+
+        Looked at when no outline's binarised inside scored as a grid: the largest
+        outlines fitted to ink and lattices (`_LINE_CANDIDATES` at most), each measured
+        once on the full-resolution gray. The best one at `min_line_score` or above is
+        returned with the least passing structure score (it ranks below any outline the
+        binarised search accepts).
+        """
+        quads = [quad for quad, extrapolated in candidates if not extrapolated] + lattices
+        quads.sort(key=lambda q: cv2.contourArea(q), reverse=True)
+        seen: set[bytes] = set()
+        best, best_quad = self.settings.min_line_score, None
+        for quad in quads:
+            key = np.round(quad / 3).astype(np.int32).tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > _LINE_CANDIDATES:
+                break
+            value = line_score(gray, quad / scale, least=best)
+            if value >= best:
+                best, best_quad = value, quad
+        if best_quad is None:
+            return []
+        return [(self.settings.min_score, best_quad, cv2.contourArea(best_quad), False)]
 
 
 def _close_along_lines(binary: np.ndarray, length: int) -> np.ndarray:

@@ -155,7 +155,10 @@ class StreamReader:
             warp_size = 9 * reader.finder.settings.warp_cell_px
             self.tracker = GridTracker.from_settings(self.tracking, warp_size)
             # Between full searches each followed grid is checked where the flow put it.
-            self.tracker.verifier = OutlineVerifier(warp_size, reader.finder.settings.min_score)
+            finder = reader.finder.settings
+            self.tracker.verifier = OutlineVerifier(
+                warp_size, finder.min_score, finder.min_line_score
+            )
         if result_filter is None:
             result_filter = Stabilizer(self.stabilize) if self.stabilize else PassThrough()
         self.result_filter = result_filter

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .grid import _refine_corners, homography_for, structure_score
+from .grid import _refine_corners, homography_for, line_score, structure_score
 from .preprocess import binarize
 from .types import GridDetection
 
@@ -40,17 +40,25 @@ class OutlineVerifier:
     Args:
         warp_size: side of the warped grid of the detections it returns.
         min_score: least structure score of a verified outline (the grid search's own).
+        min_line_score: an outline below `min_score` is still verified when its lines,
+            measured on the gray patch (`grid.line_score`), reach this (the search's own);
+            0: never.
 
     Example:
         >>> verifier = OutlineVerifier(warp_size=360)
         >>> detection = verifier.verify(gray, predicted_corners)  # GridDetection or None
     """
 
-    def __init__(self, warp_size: int = 360, min_score: float = 0.12) -> None:
+    def __init__(
+        self, warp_size: int = 360, min_score: float = 0.12, min_line_score: float = 0.0
+    ) -> None:
         if not 0 <= min_score <= 1:
             raise ValueError(f"min_score must be in [0, 1], got {min_score}")
+        if not 0 <= min_line_score <= 1:
+            raise ValueError(f"min_line_score must be in [0, 1], got {min_line_score}")
         self.warp_size = warp_size
         self.min_score = min_score
+        self.min_line_score = min_line_score
 
     def verify(self, gray: np.ndarray, corners: np.ndarray) -> GridDetection | None:
         """The grid refined near `corners` in a gray frame, or None when it does not check out.
@@ -94,7 +102,10 @@ class OutlineVerifier:
             return None
         score = structure_score(binarize(patch), refined)
         if score < self.min_score:
-            return None
+            # Faint thin lines (dim, blurred footage): the search's second look.
+            if not self.min_line_score or line_score(patch, refined) < self.min_line_score:
+                return None
+            score = self.min_score
         found = cv2.perspectiveTransform(refined.reshape(-1, 1, 2), to_image).reshape(4, 2)
         found = _refine_corners(gray, found.astype(np.float32))
         return GridDetection(

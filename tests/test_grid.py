@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from streamocr.grid import GridFinder, GridFinderSettings, order_corners, warp_grid
-from streamocr.synth.builders import place_in_scene, render_grid, synthetic_photo
+from streamocr.synth.builders import (
+    faint_lines_photo,
+    place_in_scene,
+    render_grid,
+    synthetic_photo,
+)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -260,3 +265,32 @@ def test_a_frame_without_a_clear_grid_is_searched_in_every_rendering(monkeypatch
         == []
     )
     assert len(calls) == 4
+
+
+def test_a_grid_whose_thin_lines_fade_into_the_paper_is_found_by_its_lines_on_the_gray():
+    # Dim, blurred and noisy, the thin lines are lost to the binarised search; measured on
+    # the gray frame (`line_score`) they are still there.
+    from streamocr.grid import line_score
+    from streamocr.preprocess import ink_gray
+
+    photo = faint_lines_photo(thin=150)
+    assert GridFinder(GridFinderSettings(min_line_score=0)).detect(photo.image) is None
+    detection = GridFinder().detect(photo.image)
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 4.0
+    gray = ink_gray(photo.image)
+    threshold = GridFinderSettings().min_line_score
+    assert line_score(gray, photo.corners) > 1.5 * threshold
+    # Shifted by a cell either way, a border lands on a thin line and a thin line on a box's.
+    step = (photo.corners[1] - photo.corners[0]) / 9
+    for shifted in (photo.corners + step, photo.corners - step):
+        assert line_score(gray, shifted) < threshold
+    # Outside the image: not measured.
+    assert line_score(gray, photo.corners - photo.corners.min(axis=0) - 10) == 0.0
+
+
+def test_a_lattice_of_boxes_without_thin_lines_is_not_a_grid():
+    # Thin lines printed at the paper's own gray: only the 3 x 3 boxes remain, which many
+    # things are (a window, a table); nothing is reported.
+    photo = faint_lines_photo(thin=245)
+    assert GridFinder().detect(photo.image) is None

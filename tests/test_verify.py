@@ -157,3 +157,20 @@ def test_while_nothing_is_there_only_every_nth_frame_is_searched_and_a_grid_is_f
         stream.locate(_frame(TRUTH), frame)
     assert searched == [12, 13], searched
     assert stream.tracker is not None and stream.tracker.tracking
+
+
+def test_a_grid_with_faint_thin_lines_is_verified_by_its_lines_on_the_gray():
+    # The thin lines of dim, blurred footage are lost to the binarised structure score;
+    # with the search's second look (`line_score`) the followed grid is still verified.
+    from streamocr.synth.builders import faint_lines_photo
+
+    photo = faint_lines_photo(thin=150)
+    gray = ink_gray(photo.image)
+    predicted = photo.corners + np.float32([[2, -1], [1, 2], [-2, 1], [-1, -2]])
+    assert OutlineVerifier(360, 0.12).verify(gray, predicted) is None
+    found = OutlineVerifier(360, 0.12, min_line_score=0.03).verify(gray, predicted)
+    assert found is not None
+    assert np.abs(found.corners - photo.corners).max() < 3.0
+    # Shifted by a cell, the outline is not verified.
+    step = (photo.corners[1] - photo.corners[0]) / 9
+    assert OutlineVerifier(360, 0.12, min_line_score=0.03).verify(gray, predicted + step) is None

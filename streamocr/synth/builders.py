@@ -108,3 +108,47 @@ def synthetic_photo(seed: int = 0, digits: str = PUZZLE, **scene_kwargs) -> Synt
     ).reshape(-1, 1, 2)
     corners = cv2.perspectiveTransform(inner, m).reshape(4, 2)
     return SyntheticPhoto(scene, digits, corners)
+
+
+def faint_lines_photo(thin: int = 150, seed: int = 0) -> SyntheticPhoto:
+    """A small, dim, blurred, noisy 1280x720 frame of a grid whose thin lines are faint.
+
+    The box lines and the border are black; the thin lines are printed at gray `thin`
+    (0 black, 245 the paper), so dimmed, blurred and noisy they fade into the paper at
+    the grid search's working resolution (the hard footage of issue 14).
+    """
+    cell, margin = 40, 30
+    side = 9 * cell
+    page = np.full((side + 1, side + 1, 3), 245, np.uint8)
+    for i, ch in enumerate(PUZZLE):
+        if ch != "0":
+            r, c = divmod(i, 9)
+            origin = (c * cell + 12, r * cell + 30)
+            cv2.putText(
+                page, ch, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, (40, 40, 40), 2, cv2.LINE_AA
+            )
+    for k in range(10):
+        p = k * cell
+        color, width = ((20, 20, 20), 3) if k % 3 == 0 else ((thin, thin, thin), 1)
+        cv2.line(page, (p, 0), (p, side), color, width)
+        cv2.line(page, (0, p), (side, p), color, width)
+    paper = cv2.copyMakeBorder(
+        page, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(245, 245, 245)
+    )
+    ps = paper.shape[0] - 1
+    outline = np.array([[520, 230], [770, 190], [800, 450], [540, 470]], np.float32)
+    center = outline.mean(axis=0)
+    paper_corners = center + (outline - center) * (ps / side)
+    scene, _ = place_in_scene(paper, (1280, 720), paper_corners, seed=seed, light=0.3, noise=0.0)
+    rng = np.random.default_rng(seed)
+    scene = cv2.GaussianBlur(scene, (0, 0), 1.3).astype(np.float32) * 0.45
+    scene = np.clip(scene + rng.normal(0, 5, scene.shape), 0, 255).astype(np.uint8)
+    m = cv2.getPerspectiveTransform(
+        np.array([[0, 0], [ps, 0], [ps, ps], [0, ps]], np.float32), paper_corners.astype(np.float32)
+    )
+    inner = np.array(
+        [[margin, margin], [margin + side, margin], [margin + side] * 2, [margin, margin + side]],
+        np.float32,
+    )
+    corners = cv2.perspectiveTransform(inner.reshape(-1, 1, 2), m).reshape(4, 2)
+    return SyntheticPhoto(scene, PUZZLE, corners)
