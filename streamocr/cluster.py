@@ -92,7 +92,7 @@ class RecognizerServer:
                 await asyncio.sleep(self.max_wait_s)  # let other streams' cells join
             batch, self._pending, self._pending_cells = self._pending, [], 0
             inputs = np.concatenate([cells for cells, _ in batch])
-            padded = 81
+            padded = 16  # the streams send inked cells in powers of two (`recognize_grids`)
             while padded < len(inputs):
                 padded *= 2  # few shapes for the model session
             padded_inputs = np.zeros((padded, *inputs.shape[1:]), np.float32)

@@ -21,7 +21,7 @@ from .grid import GridFinder, GridFinderSettings
 from .mesh import straighten
 from .orientation import all_rotations, choose_orientation, rotate_detection, rotation_rows
 from .recognize import DEFAULT_MODEL, DigitRecognizer
-from .types import CellBatch, GridDetection, PuzzleResult, Reading
+from .types import DIGIT_CLASSES, CellBatch, GridDetection, PuzzleResult, Reading
 
 if TYPE_CHECKING:
     from .config import Config
@@ -127,4 +127,10 @@ class SudokuReader:
         batch = self.extract(image)
         if batch is None:
             return PuzzleResult(None, None)
-        return self.interpret(batch, self.recognizer.recognize(batch.inputs))
+        # Only inked cells go to the model: a cell without ink reads as empty regardless.
+        probabilities = np.zeros((len(batch.inputs), DIGIT_CLASSES), np.float32)
+        probabilities[:, 0] = 1.0
+        rows = np.flatnonzero(batch.has_ink)
+        if len(rows):
+            probabilities[rows] = self.recognizer.recognize(batch.inputs[rows])
+        return self.interpret(batch, probabilities)

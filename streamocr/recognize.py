@@ -68,7 +68,8 @@ class DigitRecognizer:
         model_path: the ``.onnx`` file.
         device: "auto" (CUDA when a GPU is present), "cpu" or "cuda".
         threads: intra-op threads for the CPU provider (0 lets ONNX Runtime choose).
-        batch_quantum: batches are padded up to a multiple of this many cells.
+        batch_quantum: batches are padded up to a multiple of this many cells (the
+            video paths pad their own calls to powers of two: `stream.recognize_grids`).
         max_batch: most cells in one model call; a larger request runs in several calls
             (default: 324 on the CPU, 4 grids' worth, where ONNX Runtime's memory grows
             with the batch, about 0.12 MB a cell, and keeps its peak; 4096 on CUDA).
@@ -83,7 +84,7 @@ class DigitRecognizer:
         model_path: Path | str = DEFAULT_MODEL,
         device: str = "auto",
         threads: int = 1,
-        batch_quantum: int = 81,
+        batch_quantum: int = 1,
         max_batch: int | None = None,
     ) -> None:
         import onnxruntime as ort

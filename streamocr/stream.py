@@ -32,7 +32,7 @@ from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
 from .stabilize import GridObservation, Stabilizer
 from .tracking import GridTracker, TrackedGrid
-from .types import CellBatch, GridDetection, PuzzleResult
+from .types import DIGIT_CLASSES, CellBatch, GridDetection, PuzzleResult
 from .verify import OutlineVerifier, page_signature, same_page
 
 if TYPE_CHECKING:
@@ -92,28 +92,46 @@ class GridWork:
     probabilities: np.ndarray | None = None
 
 
-def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
-    """Run the cells of every grid in `grids` that has cells through the model in one call.
+_MIN_CELLS = 16  # least cells of a model call (calls are padded to powers of two)
 
-    The batch is padded to a power of two of grids (81 cells each), so the model session
-    sees few shapes. Sets each grid's `probabilities`; returns the model calls made (0 or 1).
+
+def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
+    """Run the inked cells of every grid in `grids` that has cells through the model in one
+    call.
+
+    A cell without ink is empty for every reader of the probabilities (the stabiliser and
+    `reader.reading_from_probabilities` set it so), so only inked cells go to the model,
+    about a third of a grid's. The batch is padded to a power of two of cells (16 at
+    least), so the model session sees few shapes. Sets each grid's `probabilities` (one
+    row per cell, a cell without ink empty for certain); returns the model calls made
+    (0 or 1).
     """
     found = [grid for grid in grids if grid.cells is not None]
     if not found:
         return 0
-    counts = [len(grid.cells.inputs) for grid in found if grid.cells is not None]
-    padded = 1
-    while padded * 81 < sum(counts):
-        padded *= 2
-    inputs = np.zeros((padded * 81, 1, 28, 28), np.float32)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    for grid, start, count in zip(found, starts, counts, strict=True):
+    inked = [np.flatnonzero(grid.cells.has_ink) for grid in found if grid.cells is not None]
+    total = sum(len(rows) for rows in inked)
+    probabilities = np.zeros((total, DIGIT_CLASSES), np.float32)
+    if total:
+        padded = _MIN_CELLS
+        while padded < total:
+            padded *= 2
+        inputs = np.zeros((padded, 1, 28, 28), np.float32)
+        start = 0
+        for grid, rows in zip(found, inked, strict=True):
+            assert grid.cells is not None
+            inputs[start : start + len(rows)] = grid.cells.inputs[rows]
+            start += len(rows)
+        probabilities = recognizer.recognize(inputs)[:total]
+    start = 0
+    for grid, rows in zip(found, inked, strict=True):
         assert grid.cells is not None
-        inputs[start : start + count] = grid.cells.inputs
-    probabilities = recognizer.recognize(inputs)
-    for grid, start, count in zip(found, starts, counts, strict=True):
-        grid.probabilities = probabilities[start : start + count]
-    return 1
+        grid_probabilities = np.zeros((len(grid.cells.has_ink), DIGIT_CLASSES), np.float32)
+        grid_probabilities[:, 0] = 1.0
+        grid_probabilities[rows] = probabilities[start : start + len(rows)]
+        grid.probabilities = grid_probabilities
+        start += len(rows)
+    return 1 if total else 0
 
 
 class StreamReader:

@@ -101,15 +101,25 @@ def test_streams_read_as_they_do_alone(clips, tmp_path):
     assert any(r["digits"] for rs in alone.values() for r in rs)  # the clips were read
 
 
-def test_one_model_call_serves_several_streams(clips, tmp_path):
+def test_one_model_call_serves_several_streams(clips, tmp_path, monkeypatch):
+    import streamocr.pipeline.multi as multi
+
+    streams_per_call: list[int] = []
+    recognize_frames = multi.recognize_frames
+
+    def counting(recognizer, batches):
+        streams_per_call.append(len({id(stream) for stream, _ in batches}))
+        return recognize_frames(recognizer, batches)
+
+    monkeypatch.setattr(multi, "recognize_frames", counting)
     model = FakeRecognizer(delay_s=0.5)  # slow: every stream's frames pile up before it
     jobs = plan_jobs([str(c.path) for c in clips], tmp_path, video=False)
     settings = PipelineSettings(batch_frames=4)
     summary = MultiStreamRunner(jobs, SudokuReader(recognizer=model), settings).run()
     assert summary.frames_out == sum(c.frames for c in clips)
-    # More cells in one call than one stream's batch of frames can hold (4 frames of one
-    # grid in 4 rotations): the call took the cells of several streams.
-    assert max(model.sizes) > 4 * 4 * 81
+    # One call took the cells of several streams, in one model call.
+    assert max(streams_per_call) > 1
+    assert len(model.sizes) - 1 <= len(streams_per_call)  # one model call each at most
 
 
 def _corrupt_file(folder: Path) -> str:

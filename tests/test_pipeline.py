@@ -144,22 +144,24 @@ def test_policy_under_a_slow_stage(clip, tmp_path, live, policy, drops):
 
 class GatedRecognizer(FakeRecognizer):
     """A model whose calls wait until the processing stage has cut `ahead` more frames than
-    were recognised: work piles up before it however slow the machine is."""
+    the calls so far can have recognised (`per_call` frames each): work piles up before it
+    however slow the machine is."""
 
-    def __init__(self, reader_extracts, ahead: int) -> None:
+    def __init__(self, reader_extracts, ahead: int, per_call: int) -> None:
         super().__init__()
         self.extracts = reader_extracts
         self.ahead = ahead
-        self.recognised_grids = 0
+        self.per_call = per_call
+        self.recognised_frames = 0
 
     def recognize(self, cells):
         deadline = time.monotonic() + 20
         if self.shapes:  # not the warm-up call
-            while self.extracts() < min(48, self.recognised_grids + self.ahead):
+            while self.extracts() < min(48, self.recognised_frames + self.ahead):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.01)
-            self.recognised_grids += len(cells) // 324
+            self.recognised_frames += self.per_call
         return super().recognize(cells)
 
 
@@ -176,7 +178,7 @@ class CountingReader(SudokuReader):
 
 def test_cells_of_several_frames_share_one_padded_model_call(clip, tmp_path):
     reader = CountingReader()
-    recognizer = GatedRecognizer(lambda: reader.extracted, ahead=8)
+    recognizer = GatedRecognizer(lambda: reader.extracted, ahead=8, per_call=4)
     reader.recognizer = recognizer
     source = open_source(str(clip.path))
     pipeline, _, _ = _run(source, reader, tmp_path, batch_frames=4)
@@ -184,9 +186,10 @@ def test_cells_of_several_frames_share_one_padded_model_call(clip, tmp_path):
     assert summary.frames_out == 48
     # One call warms the model up before the first frame; the frames share the rest.
     assert summary.model_calls == len(recognizer.shapes) - 1 <= summary.frames_out // 2
-    grids = {shape[0] // 81 for shape in recognizer.shapes}
-    assert all(shape[0] % 81 == 0 for shape in recognizer.shapes)
-    assert grids <= {1, 2, 4, 8, 16}  # powers of two only: few shapes for the session
+    # The inked cells only, padded to powers of two: few shapes for the session.
+    sizes = recognizer.sizes[1:]
+    assert all(size >= 16 and size & (size - 1) == 0 for size in sizes), sizes
+    assert max(sizes) <= 4 * 4 * 81
 
 
 def test_stop_finishes_frames_in_flight(clip, tmp_path):

@@ -22,7 +22,7 @@ def test_a_request_larger_than_max_batch_runs_in_bounded_calls_with_the_same_ans
 
     split.session.run = counted  # type: ignore[method-assign]
     expected, got = whole.recognize(cells), split.recognize(cells)
-    assert sizes == [324, 324, 81]  # 700 = 324 + 324 + 52, the last padded to one quantum
+    assert sizes == [324, 324, 52]  # 700 = 324 + 324 + 52
     assert got.shape == (700, 10)
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
@@ -30,4 +30,41 @@ def test_a_request_larger_than_max_batch_runs_in_bounded_calls_with_the_same_ans
 @needs_model
 def test_the_cpu_default_bounds_a_call_to_four_grids():
     assert DigitRecognizer(device="cpu").max_batch == 324
-    assert DigitRecognizer(device="cpu", max_batch=100).max_batch == 81  # whole quanta
+    assert DigitRecognizer(device="cpu", max_batch=100).max_batch == 100
+    assert DigitRecognizer(device="cpu", max_batch=100, batch_quantum=81).max_batch == 81
+
+
+def test_only_inked_cells_go_to_the_model_and_the_rest_read_empty():
+    from helpers import FakeRecognizer
+
+    from streamocr.stream import GridWork, recognize_grids
+    from streamocr.types import CellBatch, GridDetection
+
+    class Numbered(FakeRecognizer):  # each cell's digit is written in its first pixel
+        def recognize(self, cells):
+            super().recognize(cells)
+            probabilities = np.zeros((len(cells), 10), np.float32)
+            probabilities[np.arange(len(cells)), cells[:, 0, 0, 0].astype(int)] = 1.0
+            return probabilities
+
+    rng = np.random.default_rng(1)
+    detection = GridDetection(np.float32([[0, 0], [90, 0], [90, 90], [0, 90]]), np.eye(3), 90, 1.0)
+    grids = []
+    for rotations in (1, 4):
+        inputs = np.zeros((81 * rotations, 1, 28, 28), np.float32)
+        inputs[:, 0, 0, 0] = rng.integers(1, 10, 81 * rotations)
+        has_ink = rng.random(81 * rotations) < 0.3
+        grids.append(GridWork(0, detection, cells=CellBatch(detection, inputs, has_ink, rotations)))
+    model = Numbered()
+    assert recognize_grids(model, grids) == 1
+    inked = sum(int(g.cells.has_ink.sum()) for g in grids)
+    assert model.sizes == [128] and inked <= 128  # padded to a power of two
+    for grid in grids:
+        digits = grid.probabilities.argmax(axis=1)
+        expected = np.where(grid.cells.has_ink, grid.cells.inputs[:, 0, 0, 0], 0)
+        np.testing.assert_array_equal(digits, expected)
+    # Nothing inked: no model call, every cell empty.
+    blank = CellBatch(detection, np.zeros((81, 1, 28, 28), np.float32), np.zeros(81, bool), 1)
+    work = GridWork(0, detection, cells=blank)
+    assert recognize_grids(model, [work]) == 0 and model.sizes == [128]
+    assert (work.probabilities.argmax(axis=1) == 0).all()
