@@ -307,6 +307,11 @@ class TrackingSettings:
             search only every N-th frame (a grid coming into view is then found at most
             N-1 frames later; it is confirmed over `confirm_detections` searches anyway).
             1: every frame.
+        edge_search_every: while the followed grids that were not found or verified all
+            reach the frame's edge (a corner out of view: the verifier cannot check a border
+            it cannot see, only the full search finds them), search only every N-th frame;
+            optical flow carries them in between, and their cells out of view stay unknown.
+            1: every frame.
     """
 
     max_grids: int = 4
@@ -317,10 +322,12 @@ class TrackingSettings:
     jump_share: float = 0.2
     min_points: int = 12
     idle_search_every: int = 3
+    edge_search_every: int = 3
 
     def __post_init__(self) -> None:
-        if self.idle_search_every < 1:
-            raise ValueError(f"idle_search_every must be >= 1, got {self.idle_search_every}")
+        for name in ("idle_search_every", "edge_search_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 1 <= self.max_grids <= 16:
             raise ValueError(f"max_grids must be in [1, 16], got {self.max_grids}")
         if self.confirm_detections < 1:

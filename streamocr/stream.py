@@ -182,6 +182,7 @@ class StreamReader:
         self.result_filter = result_filter
         self._frames = 0
         self._last_idle_search: int | None = None  # a search that found nothing, unfollowed
+        self._last_search: int | None = None
 
     @classmethod
     def from_config(
@@ -220,6 +221,7 @@ class StreamReader:
         gray = ink_gray(image)
         if self._searches(index):
             detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
+            self._last_search = index
             idle = not detections and not tracker.tracking
             self._last_idle_search = index if idle else None
         tracked = tracker.update(gray, detections)
@@ -244,13 +246,19 @@ class StreamReader:
 
     def _searches(self, index: int) -> bool:
         """Whether frame `index` gets the full search: every frame while a grid is being
-        acquired or a followed one failed its check, every `detect_every` frames while
-        grids are followed, every `idle_search_every` frames while nothing is there."""
-        assert self.tracker is not None
-        if not self.tracker.needs_search:
+        acquired or a followed one failed its check, every `edge_search_every` frames while
+        the grids that failed it reach the frame's edge (flow carries them; the verifier
+        cannot check them), every `detect_every` frames while grids are followed, every
+        `idle_search_every` frames while nothing is there."""
+        tracker = self.tracker
+        assert tracker is not None
+        if not tracker.needs_search:
             return index % self.detect_every == 0
+        if tracker.missed_only_at_edge and not tracker.acquiring:
+            last = self._last_search
+            return last is None or index - last >= self.tracking.edge_search_every
         last = self._last_idle_search
-        if self.tracker.tracking or last is None:
+        if tracker.tracking or last is None:
             return True
         return index - last >= self.tracking.idle_search_every
 

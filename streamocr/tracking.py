@@ -24,7 +24,7 @@ import numpy as np
 from .grid import homography_for, overlap_share
 from .preprocess import ink_gray
 from .types import GridDetection
-from .verify import OutlineVerifier
+from .verify import OutlineVerifier, at_edge
 
 if TYPE_CHECKING:
     from .config import TrackingSettings
@@ -185,6 +185,7 @@ class GridTracker:
         self._tracks: list[_Track] = []
         self._prev_gray: np.ndarray | None = None
         self._next_id = 0
+        self._size: tuple[int, int] | None = None  # the last frame's (width, height)
 
     @classmethod
     def from_settings(cls, settings: TrackingSettings, warp_size: int = 360) -> GridTracker:
@@ -219,6 +220,20 @@ class GridTracker:
             or not self._tracks
         )
 
+    @property
+    def missed_only_at_edge(self) -> bool:
+        """Whether the grids the last frame did not find or verify are all established and
+        reach the frame's edge: the verifier cannot check a border out of view, so only the
+        full search finds them again (optical flow carries them meanwhile)."""
+        missed = [t for t in self._tracks if t.missed_frames]
+        if not missed or self._size is None:
+            return False
+        width, height = self._size
+        return all(
+            t.detections >= self.confirm_detections and at_edge(t.corners, width, height)
+            for t in missed
+        )
+
     def reset(self) -> None:
         """Forget every track (a cut, a new source)."""
         self._tracks = []
@@ -240,6 +255,7 @@ class GridTracker:
         """
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape
+        self._size = (width, height)
         # The flow follows texture a few pixels across: a 720p or 1080p frame shrunk to
         # `_FLOW_MAX_SIDE` keeps it, and the flow then costs the same at any resolution.
         scale = min(1.0, _FLOW_MAX_SIDE / max(height, width))

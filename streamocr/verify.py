@@ -74,11 +74,8 @@ class OutlineVerifier:
         if gray.ndim != 2:
             raise ValueError(f"gray must be (H, W), got shape {gray.shape}")
         height, width = gray.shape
-        margin_px = 2.0
-        if (corners < margin_px).any() or (corners[:, 0] > width - 1 - margin_px).any():
+        if at_edge(corners, width, height):
             return None  # a border at or beyond the frame's edge cannot be found again
-        if (corners[:, 1] > height - 1 - margin_px).any():
-            return None
         side = float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
         cell = int(np.clip(round(side / 9), 12, _MAX_CELL_PX))
         grid_px = 9 * cell
@@ -114,6 +111,18 @@ class OutlineVerifier:
             warp_size=self.warp_size,
             score=score,
         )
+
+
+def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
+    """Whether a corner lies within `margin` pixels of the image's edge or beyond it (where
+    `OutlineVerifier` cannot find the border again)."""
+    x, y = corners[:, 0], corners[:, 1]
+    return bool(
+        (x < margin).any()
+        or (y < margin).any()
+        or (x > width - 1 - margin).any()
+        or (y > height - 1 - margin).any()
+    )
 
 
 def _square(cell: int, grid_px: int) -> np.ndarray:

@@ -85,6 +85,7 @@ def test_flat_grid_fills_the_frame():
         ({"min_area_frac": 0}, "min_area_frac"),
         ({"min_score": 2}, "min_score"),
         ({"warp_cell_px": 4}, "warp_cell_px"),
+        ({"min_line_score": -0.1}, "min_line_score"),
     ],
 )
 def test_settings_are_validated(kwargs, message):

@@ -299,6 +299,8 @@ def test_several_grids_have_separate_boards():
         ("tracking.min_visible_share=0.0", "min_visible_share must be in"),
         ("tracking.corner_gain=1.5", "corner_gain must be in"),
         ("tracking.min_points=2", "min_points must be >= 4"),
+        ("tracking.edge_search_every=0", "edge_search_every must be >= 1"),
+        ("grid.min_line_score=1.5", "min_line_score must be in"),
         # The tracker's knobs moved out of [stabilize]: an old file is told where.
         ("stabilize.corner_gain=0.3", "'stabilize.corner_gain' is now 'tracking.corner_gain'"),
         ("stabilize.min_track_points=9", "is now 'tracking.min_points'"),

@@ -174,3 +174,38 @@ def test_a_grid_with_faint_thin_lines_is_verified_by_its_lines_on_the_gray():
     # Shifted by a cell, the outline is not verified.
     step = (photo.corners[1] - photo.corners[0]) / 9
     assert OutlineVerifier(360, 0.12, min_line_score=0.03).verify(gray, predicted + step) is None
+
+
+def test_a_followed_grid_reaching_the_edge_is_searched_every_nth_frame_and_followed_by_flow():
+    # A corner out of view: the verifier cannot find that border again, and the full search
+    # runs only every `edge_search_every` frames; the flow carries the grid in between.
+    from streamocr.config import Config, TrackingSettings
+    from streamocr.reader import SudokuReader
+    from streamocr.stream import StreamReader
+
+    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
+    tracking = TrackingSettings(edge_search_every=3)
+    stream = StreamReader(reader, Config().stabilize, detect_every=30, tracking=tracking)
+    searched: list[int] = []
+    real = reader.finder.detect_all
+
+    def counted(image, max_grids=4):
+        searched.append(frame)
+        return real(image, max_grids)
+
+    reader.finder.detect_all = counted  # type: ignore[method-assign]
+    for frame in range(4):  # acquired and established in full view
+        stream.locate(_frame(TRUTH, seed=frame), frame)
+    searched.clear()
+    errors = []
+    for frame in range(4, 26):  # slides right until a corner is 40 px out of the frame
+        shift = np.float32([min(frame - 3, 14) * 15, 0])
+        grids = stream.locate(_frame(TRUTH + shift, seed=frame), frame)
+        assert len(grids) == 1
+        errors.append(float(np.abs(grids[0].detection.corners - (TRUTH + shift)).max()))
+    out = [f for f in range(4, 26) if (TRUTH[:, 0] + min(f - 3, 14) * 15 > 637).any()]
+    assert len(out) >= 8
+    during = [f for f in searched if f in out]
+    # About one frame in three while it reaches the edge (not every frame).
+    assert 0 < len(during) <= len(out) // 3 + 1, (searched, out)
+    assert max(errors) < 4.0, errors
