@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -90,6 +90,9 @@ class GridWork:
     visible: np.ndarray | None = None
     cells: CellBatch | None = None
     probabilities: np.ndarray | None = None
+    # A cut left for `cut_cells` (`locate(..., cut=False)`): the frame's ink gray and where
+    # the cells are cut.
+    pending: tuple[np.ndarray, GridDetection] | None = field(default=None, repr=False)
 
 
 _MIN_CELLS = 16  # least cells of a model call (calls are padded to powers of two)
@@ -204,9 +207,14 @@ class StreamReader:
             reread_every=pipeline.reread_every,
         )
 
-    def locate(self, image: np.ndarray, index: int) -> list[GridWork]:
+    def locate(self, image: np.ndarray, index: int, cut: bool = True) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
-        read this frame."""
+        read this frame.
+
+        Args:
+            cut: False leaves the cutting to `cut_cells` (another thread: the pipeline's
+                recognition stage), the grids to read carrying what it needs.
+        """
         if self.tracker is None:
             batch = self.reader.extract(image)
             return [] if batch is None else [GridWork(0, batch.detection, cells=batch)]
@@ -231,18 +239,28 @@ class StreamReader:
             for t in tracked
             if t.track_id in self._last_read
         }
-        return [
+        grids = [
             GridWork(
                 t.track_id,
                 t.detection,
                 t.established,
                 t.visible,
-                self.reader.extract_at(gray, t.cut)
-                if read and self._rereads(gray, t, index)
-                else None,
+                pending=(gray, t.cut) if read and self._rereads(gray, t, index) else None,
             )
             for t in tracked
         ]
+        if cut:
+            self.cut_cells(grids)
+        return grids
+
+    def cut_cells(self, grids: list[GridWork]) -> None:
+        """Cut the cells of the grids `locate(..., cut=False)` left to cut (any thread; the
+        cutting is stateless)."""
+        for grid in grids:
+            if grid.pending is not None:
+                gray, where = grid.pending
+                grid.cells = self.reader.extract_at(gray, where)
+                grid.pending = None
 
     def _searches(self, index: int) -> bool:
         """Whether frame `index` gets the full search: every frame while a grid is being

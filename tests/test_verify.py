@@ -209,3 +209,25 @@ def test_a_followed_grid_reaching_the_edge_is_searched_every_nth_frame_and_follo
     # About one frame in three while it reaches the edge (not every frame).
     assert 0 < len(during) <= len(out) // 3 + 1, (searched, out)
     assert max(errors) < 4.0, errors
+
+
+def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
+    # The pipeline's process stage locates; its recognition stage cuts (`cut_cells`).
+    from streamocr.config import Config
+    from streamocr.reader import SudokuReader
+    from streamocr.stream import StreamReader
+
+    def stream() -> StreamReader:
+        reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]
+        return StreamReader(reader, Config().stabilize, detect_every=30)
+
+    at_once, deferred = stream(), stream()
+    for index in range(4):
+        frame = _frame(TRUTH, seed=index)
+        now, later = at_once.locate(frame, index), deferred.locate(frame, index, cut=False)
+        assert later and all(g.cells is None and g.pending is not None for g in later)
+        deferred.cut_cells(later)
+        for a, b in zip(now, later, strict=True):
+            assert b.pending is None and a.cells is not None and b.cells is not None
+            np.testing.assert_array_equal(a.cells.inputs, b.cells.inputs)
+            np.testing.assert_array_equal(a.cells.has_ink, b.cells.has_ink)

@@ -2,11 +2,12 @@
 
 Stages, each on its own thread, meet only at bounded queues::
 
-    capture ─▶ process (grid search + tracking, cells) ─▶ recognize (batched model call,
+    capture ─▶ process (grid search + tracking) ─▶ recognize (cells, batched model call,
     stabilise) ─▶ write (overlay, MP4, JSON lines)
 
 The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage calls its
-`locate` (tracking is stateful: one thread, frame order), the recognition stage its
+`locate` (tracking is stateful: one thread, frame order), the recognition stage cuts the
+cells `locate` chose to read (`cut_cells`: stateless, moved off the busiest stage), its
 `prepare`, one model call for the cells of several frames (`recognize_grids`), and its
 `observe` (the stabiliser: one thread, frame order). With stabilisation (the default) the
 full grid search runs every `detect_every` frames (and on every frame while no grid is
@@ -137,13 +138,14 @@ class VideoPipeline:
         self._results_q = StageQueue(size, drop, self._abort)
         self._display_q = StageQueue(2, True, self._abort)
         self._meters = {
-            name: StageMeter(name) for name in ("decode", "detect+cells", "recognize", "write")
+            name: StageMeter(name) for name in ("decode", "detect", "cells+recognize", "write")
         }
         self._latencies_ms: list[float] = []
         self.frames_in = 0
         self.frames_out = 0
         self.model_calls = 0
         self._started_at = 0.0
+        self._cut_in_process = False  # set by `start`
 
     @property
     def dropped(self) -> int:
@@ -197,6 +199,9 @@ class VideoPipeline:
                 hands them back with `hand_results`.
         """
         self._started_at = time.monotonic()
+        # With its own recognition stage the stream's cells are cut there; a shared stage
+        # serves many streams, whose own process stages cut theirs.
+        self._cut_in_process = not recognition
         stages = [("capture", self._capture), ("process", self._process)]
         if recognition:
             stages.append(("recognize", self._recognize))
@@ -334,7 +339,7 @@ class VideoPipeline:
             self._frames_q.put(None)
 
     def _process(self) -> None:
-        meter = self._meters["detect+cells"]
+        meter = self._meters["detect"]
         stop_seen_at = None
         try:
             while True:
@@ -349,13 +354,17 @@ class VideoPipeline:
                 if work is None:
                     break
                 with meter.timing():
-                    work.grids = self.stream.locate(work.frame.image, work.frame.index)
+                    # One stream's cells are cut on its recognition stage's thread
+                    # (`recognize_frames`): this stage, the tracker's, is the busiest.
+                    work.grids = self.stream.locate(
+                        work.frame.image, work.frame.index, cut=self._cut_in_process
+                    )
                 self._cells_q.put(work)
         finally:
             self._cells_q.put(None)
 
     def _recognize(self) -> None:
-        meter = self._meters["recognize"]
+        meter = self._meters["cells+recognize"]
         most = self.settings.batch_frames
         ended = False
         try:
@@ -453,6 +462,7 @@ def recognize_frames(
     order. Returns the model calls made (0 or 1)."""
     for stream, batch in batches:
         for work in batch:
+            stream.cut_cells(work.grids or [])  # those `locate` left to cut
             stream.prepare(work.grids or [])
     grids = [grid for _, batch in batches for work in batch for grid in work.grids or []]
     calls = recognize_grids(recognizer, grids)
