@@ -312,6 +312,11 @@ class TrackingSettings:
             it cannot see, only the full search finds them), search only every N-th frame;
             optical flow carries them in between, and their cells out of view stay unknown.
             1: every frame.
+        background_search: on a live source (the "drop" policy), run the full search on
+            its own thread: the frame that wants a search goes on with flow and the
+            verifier, and a later frame takes up the search's grids, each checked where it
+            lies then (`StreamReader.search_in_background`). Files always search in line
+            (their outputs do not depend on timing).
     """
 
     max_grids: int = 4
@@ -323,6 +328,7 @@ class TrackingSettings:
     min_points: int = 12
     idle_search_every: int = 3
     edge_search_every: int = 3
+    background_search: bool = True
 
     def __post_init__(self) -> None:
         for name in ("idle_search_every", "edge_search_every"):

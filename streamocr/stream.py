@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -137,6 +139,77 @@ def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     return 1 if total else 0
 
 
+class BackgroundSearch:
+    """The full grid search on its own thread, for live sources: the frame that asks for a
+    search does not wait for it; its answer is taken up by a later frame (`StreamReader`).
+
+    One search at a time: a request while one runs is declined (the next frame that wants
+    a search asks again).
+    """
+
+    def __init__(self, search: Callable[[np.ndarray], list[GridDetection]]) -> None:
+        self._search = search
+        self._lock = threading.Lock()
+        self._request: tuple[int, np.ndarray] | None = None
+        self._answer: tuple[int, list[GridDetection]] | None = None
+        self._busy = False
+        self._error: BaseException | None = None
+        self._wake = threading.Condition(self._lock)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="streamocr-search", daemon=True)
+        self._thread.start()
+
+    def submit(self, index: int, gray: np.ndarray) -> bool:
+        """Ask for a search of frame `index` (its ink gray, not changed afterwards); False
+        when one is already running or its answer not yet taken."""
+        with self._lock:
+            if self._busy or self._answer is not None or self._closed:
+                return False
+            self._busy = True
+            self._request = (index, gray)
+            self._wake.notify()
+            return True
+
+    def take(self) -> tuple[int, list[GridDetection]] | None:
+        """The finished search's frame index and grids, once; None while none is done.
+
+        Raises:
+            The search's own error, if it failed.
+        """
+        with self._lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            answer, self._answer = self._answer, None
+            return answer
+
+    def close(self) -> None:
+        """Stop the thread (a running search is finished first)."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._request is None and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                assert self._request is not None
+                index, gray = self._request
+                self._request = None
+            try:
+                found = self._search(gray)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                with self._lock:
+                    self._error, self._busy = exc, False
+                continue
+            with self._lock:
+                self._answer, self._busy = (index, found), False
+
+
 class StreamReader:
     """One video stream's reader: the tracker and the stabiliser, frame by frame.
 
@@ -186,6 +259,7 @@ class StreamReader:
         self._frames = 0
         self._last_idle_search: int | None = None  # a search that found nothing, unfollowed
         self._last_search: int | None = None
+        self._background: BackgroundSearch | None = None
 
     @classmethod
     def from_config(
@@ -227,12 +301,15 @@ class StreamReader:
         tracker = self.tracker
         # The ink gray once per frame: the search, the tracker and the cells all read it.
         gray = ink_gray(image)
-        if self._searches(index):
+        late = None
+        if self._background is not None:
+            late = self._background_search(index, gray)
+        elif self._searches(index):
             detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
             self._last_search = index
             idle = not detections and not tracker.tracking
             self._last_idle_search = index if idle else None
-        tracked = tracker.update(gray, detections)
+        tracked = tracker.update(gray, detections, late=late)
         read = index % settings.recognize_every == 0
         self._last_read = {
             t.track_id: self._last_read[t.track_id]
@@ -261,6 +338,36 @@ class StreamReader:
                 gray, where = grid.pending
                 grid.cells = self.reader.extract_at(gray, where)
                 grid.pending = None
+
+    def search_in_background(self) -> None:
+        """Run the full search on its own thread from now on (live sources: a frame's
+        latency then excludes the search). Its answer is taken up by the first frame after
+        it is done (`GridTracker.update`'s `late`). Outputs then depend on timing: files
+        keep the search in line."""
+        if self.tracker is None or self._background is not None:
+            return
+        finder, most = self.reader.finder, self.tracking.max_grids
+        self._background = BackgroundSearch(lambda gray: finder.detect_all(gray, most))
+
+    def close(self) -> None:
+        """Stop the background search's thread, if any."""
+        if self._background is not None:
+            self._background.close()
+            self._background = None
+
+    def _background_search(self, index: int, gray: np.ndarray) -> list[GridDetection] | None:
+        """The grids a finished background search found in an earlier frame (None while
+        none is done); asks for a new search when this frame wants one."""
+        assert self._background is not None and self.tracker is not None
+        late = None
+        answer = self._background.take()
+        if answer is not None:
+            searched_at, late = answer
+            idle = not late and not self.tracker.tracking
+            self._last_idle_search = searched_at if idle else None
+        if self._searches(index) and self._background.submit(index, gray):
+            self._last_search = index
+        return late
 
     def _searches(self, index: int) -> bool:
         """Whether frame `index` gets the full search: every frame while a grid is being

@@ -240,7 +240,10 @@ class GridTracker:
         self._prev_gray = None
 
     def update(
-        self, image: np.ndarray, detections: list[GridDetection] | None = None
+        self,
+        image: np.ndarray,
+        detections: list[GridDetection] | None = None,
+        late: list[GridDetection] | None = None,
     ) -> list[TrackedGrid]:
         """Follow the grids into `image`; fuse `detections` when the frame was searched.
 
@@ -249,6 +252,10 @@ class GridTracker:
             detections: the grids found in this frame, or None when no search ran: the
                 grids are then followed by flow and, with a verifier, checked where the
                 flow put them. An empty list means the search ran and found nothing.
+            late: with `detections` None and a verifier, the grids a search of an earlier
+                frame found (a search on another thread): each is checked by the verifier
+                where it lies in this frame and may start a track; one at the frame's edge,
+                which the verifier cannot check, only re-anchors a grid already followed.
 
         Returns:
             The grids in this frame, largest first.
@@ -269,10 +276,16 @@ class GridTracker:
         matched: set[int] = set()
         for track in self._tracks:
             track.measured = None
-        if detections is None and self.verifier is not None and self._tracks:
+        if detections is None and self.verifier is not None and (self._tracks or late):
             ink = ink_gray(image)
-            verified = (self.verifier.verify(ink, t.corners) for t in self._tracks)
-            matched = self._fuse([d for d in verified if d is not None], start_tracks=False)
+            verified = [self.verifier.verify(ink, t.corners) for t in self._tracks]
+            checked = [d for d in verified if d is not None]
+            if late:
+                checked += self._bring(ink, late, checked)
+                matched = self._fuse(checked)
+                self._settle_contests(matched)
+            else:
+                matched = self._fuse(checked, start_tracks=False)
         elif detections is not None:
             matched = self._fuse(detections)
             self._settle_contests(matched)
@@ -322,6 +335,28 @@ class GridTracker:
         ]
         grids.sort(key=lambda g: g.detection.area, reverse=True)
         return grids
+
+    def _bring(
+        self, ink: np.ndarray, late: list[GridDetection], checked: list[GridDetection]
+    ) -> list[GridDetection]:
+        """The grids of an earlier frame's search where they lie in this one: each checked
+        by the verifier (none is kept that the tracks' own checks already found); one at
+        the frame's edge only where it overlaps a followed grid (it re-anchors it)."""
+        assert self.verifier is not None
+        height, width = ink.shape[:2]
+        brought = []
+        for detection in late:
+            if at_edge(detection.corners, width, height):
+                if any(overlap_share(detection.corners, t.corners) > 0.5 for t in self._tracks):
+                    brought.append(detection)
+                continue
+            found = self.verifier.verify(ink, detection.corners)
+            if found is None:
+                continue
+            if any(overlap_share(found.corners, d.corners) > 0.5 for d in checked + brought):
+                continue  # a followed grid, already checked this frame
+            brought.append(found)
+        return brought
 
     def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray, scale: float) -> bool:
         """Move the track's corners by the flow of its points; False when it is lost.

@@ -231,3 +231,43 @@ def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
             assert b.pending is None and a.cells is not None and b.cells is not None
             np.testing.assert_array_equal(a.cells.inputs, b.cells.inputs)
             np.testing.assert_array_equal(a.cells.has_ink, b.cells.has_ink)
+
+
+def test_a_background_search_finds_the_grid_off_the_frames_thread_and_it_is_followed():
+    # Live sources: the frame that wants a search goes on without it; a later frame takes
+    # up its grids, each checked by the verifier where it lies in that frame.
+    import threading
+    import time
+
+    from streamocr.config import Config
+    from streamocr.reader import SudokuReader
+    from streamocr.stream import StreamReader
+
+    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
+    stream = StreamReader(reader, Config().stabilize, detect_every=30)
+    threads: list[str] = []
+    real = reader.finder.detect_all
+
+    def slow(image, max_grids=4):
+        threads.append(threading.current_thread().name)
+        time.sleep(0.05)
+        return real(image, max_grids)
+
+    reader.finder.detect_all = slow  # type: ignore[method-assign]
+    stream.search_in_background()
+    try:
+        blank = np.full_like(_frame(TRUTH), 235)
+        assert stream.locate(blank, 0) == []
+        shown_at = None
+        for frame in range(1, 40):
+            shift = np.float32([frame * 2, frame])  # the page drifts: late answers are stale
+            grids = stream.locate(_frame(TRUTH + shift, seed=frame), frame)
+            if grids and grids[0].established:
+                error = np.abs(grids[0].detection.corners - (TRUTH + shift)).max()
+                assert error < 3.0, (frame, error)
+                shown_at = shown_at if shown_at is not None else frame
+            time.sleep(0.02)
+        assert shown_at is not None and shown_at <= 12, shown_at
+        assert threads and set(threads) == {"streamocr-search"}
+    finally:
+        stream.close()

@@ -127,6 +127,10 @@ class VideoPipeline:
         if policy == "auto":
             policy = "drop" if source.info.live else "wait"
         self.policy = policy
+        if policy == "drop" and (tracking or TrackingSettings()).background_search:
+            # Live: the full search off the frame's path (files search in line: their
+            # outputs must not depend on timing).
+            self.stream.search_in_background()
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._stopped_by: str | None = None
@@ -415,6 +419,7 @@ class VideoPipeline:
             self.frames_out += 1
 
     def _close(self) -> None:
+        self.stream.close()  # the background search's thread, if any
         for closable in (self.video, self.jsonl, self.window, self.source):
             if closable is None:
                 continue
