@@ -198,10 +198,15 @@ class StabilizeSettings:
         settle_max_cells: when no more than this many cells stay undecided, the rules of
             Sudoku choose among their two leading readings (0 turns this off).
         settle_after_frames: recognised frames before the rules may settle cells.
-        unsolvable_after_frames: a confirmed reading that has no solution is shown (as
-            unsolvable, its doubtful cells marked) only once it has stood this many
-            recognised frames: a grid cut amiss as it comes into view reads as confident
-            nonsense, which the next frames, cut right, overturn.
+        show_unsolvable: show a confirmed reading that has no solution (it breaks a rule
+            or has none), outlined in red with its doubtful cells marked. Off (the
+            default), it stays "reading...": in video such a reading is nearly always a
+            misread (a blurred page whose 5s and 9s read as 8s), and a wrong digit drawn on
+            the paper is the worst thing to show; a page whose own digits break a rule (a
+            wrong entry by hand) is then not shown either.
+        unsolvable_after_frames: with `show_unsolvable`, such a reading is shown only once
+            it has stood this many recognised frames: a grid cut amiss as it comes into
+            view reads as confident nonsense, which the next frames, cut right, overturn.
         settle_empty_margin: where the rules would accept a cell both empty and as its
             leading digit (a given read as empty, an empty cell read as its solution's
             digit), they settle it as the digit only when its evidence leads empty's by
@@ -233,6 +238,7 @@ class StabilizeSettings:
     settle_after_frames: int = 4
     settle_empty_margin: float = 4.0
     vouch_margin: float = 4.0
+    show_unsolvable: bool = False
     unsolvable_after_frames: int = 4
     recognize_every: int = 1
     solve_cache: int = 64

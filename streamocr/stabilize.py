@@ -640,11 +640,12 @@ class Stabilizer:
             undecided = tuple(int(i) for i in np.flatnonzero(~cells.decided))
             return PuzzleResult(detection, reading, status="pending", undecided=undecided)
         checked = self._check(cells)
-        if (
-            checked.result.status != "solved"
-            and board.complete_frames < self.settings.unsolvable_after_frames
+        if checked.result.status != "solved" and (
+            not self.settings.show_unsolvable
+            or board.complete_frames < self.settings.unsolvable_after_frames
         ):
-            # Maybe a grid cut amiss as it came into view: shown only if it stands.
+            # No solution: nearly always a misread (never shown by default), or a grid cut
+            # amiss as it came into view (shown, if asked for, only once it stands).
             return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
         if checked.result.status == "solved" and not self._vouched(board, checked):
             return PuzzleResult(detection, None, status="pending", undecided=tuple(range(81)))
