@@ -426,11 +426,7 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     """
     corners = np.asarray(corners, np.float32)
     height, width = gray.shape[:2]
-    if (
-        (corners < 0).any()
-        or (corners[:, 0] > width - 1).any()
-        or (corners[:, 1] > height - 1).any()
-    ):
+    if at_edge(corners, width, height, margin=0.0):
         return 0.0
     side = float(np.sqrt(max(cv2.contourArea(corners), 1.0)))
     cell = int(np.clip(round(side / 9), _PROBE_CELL, _LINE_CELL_MAX))
@@ -465,6 +461,19 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
         if scores[-1] < least:
             break
     return max(0.0, min(scores))
+
+
+def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
+    """Whether a corner lies within `margin` pixels of the image's edge or beyond it (where
+    `verify.OutlineVerifier` cannot find the border again; with margin 0, whether the
+    outline leaves the image)."""
+    x, y = corners[:, 0], corners[:, 1]
+    return bool(
+        (x < margin).any()
+        or (y < margin).any()
+        or (x > width - 1 - margin).any()
+        or (y > height - 1 - margin).any()
+    )
 
 
 def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:
@@ -521,7 +530,7 @@ class GridFinder:
 
         def score(found: list[tuple[np.ndarray, bool]]) -> None:
             for quad, extrapolated in found:
-                key = np.round(quad / 3).astype(np.int32).tobytes()
+                key = _outline_key(quad)
                 if key in seen:  # the renderings often agree: score each outline once
                     continue
                 seen.add(key)
@@ -593,7 +602,7 @@ class GridFinder:
         seen: set[bytes] = set()
         best, best_quad = self.settings.min_line_score, None
         for quad in quads:
-            key = np.round(quad / 3).astype(np.int32).tobytes()
+            key = _outline_key(quad)
             if key in seen:
                 continue
             seen.add(key)
@@ -605,6 +614,11 @@ class GridFinder:
         if best_quad is None:
             return []
         return [(self.settings.min_score, best_quad, cv2.contourArea(best_quad), False)]
+
+
+def _outline_key(quad: np.ndarray) -> bytes:
+    """The same key for outlines within a few pixels of each other (scored once)."""
+    return np.round(quad / 3).astype(np.int32).tobytes()
 
 
 def _close_along_lines(binary: np.ndarray, length: int) -> np.ndarray:

@@ -20,8 +20,8 @@ from .consistency import check_reading
 from .grid import GridFinder, GridFinderSettings
 from .mesh import straighten
 from .orientation import all_rotations, choose_orientation, rotate_detection, rotation_rows
-from .recognize import DEFAULT_MODEL, DigitRecognizer
-from .types import DIGIT_CLASSES, CellBatch, GridDetection, PuzzleResult, Reading
+from .recognize import DEFAULT_MODEL, DigitRecognizer, recognize_inked
+from .types import CellBatch, GridDetection, PuzzleResult, Reading
 
 if TYPE_CHECKING:
     from .config import Config
@@ -128,9 +128,5 @@ class SudokuReader:
         if batch is None:
             return PuzzleResult(None, None)
         # Only inked cells go to the model: a cell without ink reads as empty regardless.
-        probabilities = np.zeros((len(batch.inputs), DIGIT_CLASSES), np.float32)
-        probabilities[:, 0] = 1.0
-        rows = np.flatnonzero(batch.has_ink)
-        if len(rows):
-            probabilities[rows] = self.recognizer.recognize(batch.inputs[rows])
+        [probabilities] = recognize_inked(self.recognizer, [(batch.inputs, batch.has_ink)])
         return self.interpret(batch, probabilities)

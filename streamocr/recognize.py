@@ -131,3 +131,49 @@ class DigitRecognizer:
         batch[:n] = cells
         (logits,) = self.session.run(None, {self.input_name: batch})
         return softmax(np.asarray(logits, np.float32)[:n])
+
+
+def recognize_inked(
+    recognizer: DigitRecognizer,
+    grids: list[tuple[np.ndarray, np.ndarray]],
+    least: int | None = None,
+) -> list[np.ndarray]:
+    """Class probabilities of the cells of several grids, from one model call on their
+    inked cells only.
+
+    A cell without ink is empty for every reader of the probabilities (the stabiliser and
+    `reader.reading_from_probabilities` set it so): only inked cells go to the model,
+    about a third of a grid's, and a cell without ink gets class 0 for certain.
+
+    Args:
+        grids: per grid, its cells (R * 81, 1, 28, 28) and which hold ink (R * 81,).
+        least: pad the call to a power of two of cells, this many at least (few shapes
+            for the model session); None: no padding.
+
+    Returns:
+        Per grid, float32 (R * 81, 10); no model call when no cell holds ink.
+    """
+    rows = [np.flatnonzero(has_ink) for _, has_ink in grids]
+    total = sum(len(r) for r in rows)
+    inked = np.zeros((0, DIGIT_CLASSES), np.float32)
+    if total:
+        size = total
+        if least is not None:
+            size = least
+            while size < total:
+                size *= 2
+        inputs = np.zeros((size, 1, 28, 28), np.float32)
+        start = 0
+        for (cells, _), r in zip(grids, rows, strict=True):
+            inputs[start : start + len(r)] = cells[r]
+            start += len(r)
+        inked = recognizer.recognize(inputs)[:total]
+    out = []
+    start = 0
+    for (cells, _), r in zip(grids, rows, strict=True):
+        probabilities = np.zeros((len(cells), DIGIT_CLASSES), np.float32)
+        probabilities[:, 0] = 1.0
+        probabilities[r] = inked[start : start + len(r)]
+        out.append(probabilities)
+        start += len(r)
+    return out

@@ -32,14 +32,14 @@ import numpy as np
 from .orientation import one_rotation, turn_cells
 from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
+from .recognize import DigitRecognizer, recognize_inked
 from .stabilize import GridObservation, Stabilizer
 from .tracking import GridTracker, TrackedGrid
-from .types import DIGIT_CLASSES, CellBatch, GridDetection, PuzzleResult
+from .types import CellBatch, GridDetection, PuzzleResult
 from .verify import OutlineVerifier, page_signature, same_page
 
 if TYPE_CHECKING:
     from .config import Config, StabilizeSettings, TrackingSettings
-    from .recognize import DigitRecognizer
 
 
 class ResultFilter(Protocol):
@@ -102,41 +102,19 @@ _MIN_CELLS = 16  # least cells of a model call (calls are padded to powers of tw
 
 def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     """Run the inked cells of every grid in `grids` that has cells through the model in one
-    call.
-
-    A cell without ink is empty for every reader of the probabilities (the stabiliser and
-    `reader.reading_from_probabilities` set it so), so only inked cells go to the model,
-    about a third of a grid's. The batch is padded to a power of two of cells (16 at
-    least), so the model session sees few shapes. Sets each grid's `probabilities` (one
-    row per cell, a cell without ink empty for certain); returns the model calls made
-    (0 or 1).
+    call (`recognize.recognize_inked`: a cell without ink reads as empty), padded to a
+    power of two of cells (16 at least), so the model session sees few shapes. Sets each
+    grid's `probabilities` (one row per cell); returns the model calls made (0 or 1).
     """
-    found = [grid for grid in grids if grid.cells is not None]
+    found = [grid.cells for grid in grids if grid.cells is not None]
     if not found:
         return 0
-    inked = [np.flatnonzero(grid.cells.has_ink) for grid in found if grid.cells is not None]
-    total = sum(len(rows) for rows in inked)
-    probabilities = np.zeros((total, DIGIT_CLASSES), np.float32)
-    if total:
-        padded = _MIN_CELLS
-        while padded < total:
-            padded *= 2
-        inputs = np.zeros((padded, 1, 28, 28), np.float32)
-        start = 0
-        for grid, rows in zip(found, inked, strict=True):
-            assert grid.cells is not None
-            inputs[start : start + len(rows)] = grid.cells.inputs[rows]
-            start += len(rows)
-        probabilities = recognizer.recognize(inputs)[:total]
-    start = 0
-    for grid, rows in zip(found, inked, strict=True):
-        assert grid.cells is not None
-        grid_probabilities = np.zeros((len(grid.cells.has_ink), DIGIT_CLASSES), np.float32)
-        grid_probabilities[:, 0] = 1.0
-        grid_probabilities[rows] = probabilities[start : start + len(rows)]
-        grid.probabilities = grid_probabilities
-        start += len(rows)
-    return 1 if total else 0
+    pairs = [(cells.inputs, cells.has_ink) for cells in found]
+    answers = iter(recognize_inked(recognizer, pairs, least=_MIN_CELLS))
+    for grid in grids:
+        if grid.cells is not None:
+            grid.probabilities = next(answers)
+    return int(any(cells.has_ink.any() for cells in found))
 
 
 class BackgroundSearch:
@@ -307,8 +285,7 @@ class StreamReader:
         elif self._searches(index):
             detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
             self._last_search = index
-            idle = not detections and not tracker.tracking
-            self._last_idle_search = index if idle else None
+            self._note_found(index, detections)
         tracked = tracker.update(gray, detections, late=late)
         read = index % settings.recognize_every == 0
         self._last_read = {
@@ -363,11 +340,17 @@ class StreamReader:
         answer = self._background.take()
         if answer is not None:
             searched_at, late = answer
-            idle = not late and not self.tracker.tracking
-            self._last_idle_search = searched_at if idle else None
+            self._note_found(searched_at, late)
         if self._searches(index) and self._background.submit(index, gray):
             self._last_search = index
         return late
+
+    def _note_found(self, searched_at: int, found: list[GridDetection]) -> None:
+        """Remember a search of frame `searched_at` that found nothing while nothing is
+        followed (the idle cadence of `_searches`)."""
+        assert self.tracker is not None
+        idle = not found and not self.tracker.tracking
+        self._last_idle_search = searched_at if idle else None
 
     def _searches(self, index: int) -> bool:
         """Whether frame `index` gets the full search: every frame while a grid is being

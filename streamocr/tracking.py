@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .grid import homography_for, overlap_share
+from .grid import at_edge, homography_for, overlap_share
 from .preprocess import ink_gray
 from .types import GridDetection
-from .verify import OutlineVerifier, at_edge
+from .verify import OutlineVerifier
 
 if TYPE_CHECKING:
     from .config import TrackingSettings

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .grid import _refine_corners, homography_for, line_score, structure_score
+from .grid import _refine_corners, at_edge, homography_for, line_score, structure_score
 from .preprocess import binarize
 from .types import GridDetection
 
@@ -111,18 +111,6 @@ class OutlineVerifier:
             warp_size=self.warp_size,
             score=score,
         )
-
-
-def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
-    """Whether a corner lies within `margin` pixels of the image's edge or beyond it (where
-    `OutlineVerifier` cannot find the border again)."""
-    x, y = corners[:, 0], corners[:, 1]
-    return bool(
-        (x < margin).any()
-        or (y < margin).any()
-        or (x > width - 1 - margin).any()
-        or (y > height - 1 - margin).any()
-    )
 
 
 def _square(cell: int, grid_px: int) -> np.ndarray:

@@ -33,6 +33,34 @@ def _frame(corners: np.ndarray, image: np.ndarray = GRID, seed: int = 0) -> np.n
     return np.clip(scene + noise, 0, 255).astype(np.uint8)
 
 
+def _stream(tracking=None):
+    """A stream reader without a model (`locate` reads no digit)."""
+    from streamocr.config import Config
+    from streamocr.reader import SudokuReader
+    from streamocr.stream import StreamReader
+
+    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]
+    return StreamReader(reader, Config().stabilize, detect_every=30, tracking=tracking)
+
+
+def _count_searches(stream) -> list[int]:
+    """The indices of the frames `stream.locate` runs the full search on, as it runs."""
+    finder, locate, searched, current = stream.reader.finder, stream.locate, [], [0]
+    search = finder.detect_all
+
+    def counted(image, max_grids=4):
+        searched.append(current[0])
+        return search(image, max_grids)
+
+    def located(image, index, cut=True):
+        current[0] = index
+        return locate(image, index, cut)
+
+    finder.detect_all = counted
+    stream.locate = located
+    return searched
+
+
 @pytest.mark.parametrize(
     "offset",
     [
@@ -130,22 +158,10 @@ def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
 
 
 def test_while_nothing_is_there_only_every_nth_frame_is_searched_and_a_grid_is_found_soon():
-    from streamocr.config import Config, TrackingSettings
-    from streamocr.reader import SudokuReader
-    from streamocr.stream import StreamReader
+    from streamocr.config import TrackingSettings
 
-    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
-    stream = StreamReader(
-        reader, Config().stabilize, detect_every=30, tracking=TrackingSettings(idle_search_every=3)
-    )
-    searched: list[int] = []
-    real = reader.finder.detect_all
-
-    def counted(image, max_grids=4):
-        searched.append(frame)
-        return real(image, max_grids)
-
-    reader.finder.detect_all = counted  # type: ignore[method-assign]
+    stream = _stream(TrackingSettings(idle_search_every=3))
+    searched = _count_searches(stream)
     blank = np.full_like(_frame(TRUTH), 235)
     for frame in range(10):
         stream.locate(blank, frame)
@@ -179,21 +195,10 @@ def test_a_grid_with_faint_thin_lines_is_verified_by_its_lines_on_the_gray():
 def test_a_followed_grid_reaching_the_edge_is_searched_every_nth_frame_and_followed_by_flow():
     # A corner out of view: the verifier cannot find that border again, and the full search
     # runs only every `edge_search_every` frames; the flow carries the grid in between.
-    from streamocr.config import Config, TrackingSettings
-    from streamocr.reader import SudokuReader
-    from streamocr.stream import StreamReader
+    from streamocr.config import TrackingSettings
 
-    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
-    tracking = TrackingSettings(edge_search_every=3)
-    stream = StreamReader(reader, Config().stabilize, detect_every=30, tracking=tracking)
-    searched: list[int] = []
-    real = reader.finder.detect_all
-
-    def counted(image, max_grids=4):
-        searched.append(frame)
-        return real(image, max_grids)
-
-    reader.finder.detect_all = counted  # type: ignore[method-assign]
+    stream = _stream(TrackingSettings(edge_search_every=3))
+    searched = _count_searches(stream)
     for frame in range(4):  # acquired and established in full view
         stream.locate(_frame(TRUTH, seed=frame), frame)
     searched.clear()
@@ -213,15 +218,7 @@ def test_a_followed_grid_reaching_the_edge_is_searched_every_nth_frame_and_follo
 
 def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
     # The pipeline's process stage locates; its recognition stage cuts (`cut_cells`).
-    from streamocr.config import Config
-    from streamocr.reader import SudokuReader
-    from streamocr.stream import StreamReader
-
-    def stream() -> StreamReader:
-        reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]
-        return StreamReader(reader, Config().stabilize, detect_every=30)
-
-    at_once, deferred = stream(), stream()
+    at_once, deferred = _stream(), _stream()
     for index in range(4):
         frame = _frame(TRUTH, seed=index)
         now, later = at_once.locate(frame, index), deferred.locate(frame, index, cut=False)
@@ -239,12 +236,8 @@ def test_a_background_search_finds_the_grid_off_the_frames_thread_and_it_is_foll
     import threading
     import time
 
-    from streamocr.config import Config
-    from streamocr.reader import SudokuReader
-    from streamocr.stream import StreamReader
-
-    reader = SudokuReader(recognizer=object())  # type: ignore[arg-type]  # locate() reads no digit
-    stream = StreamReader(reader, Config().stabilize, detect_every=30)
+    stream = _stream()
+    reader = stream.reader
     threads: list[str] = []
     real = reader.finder.detect_all
 
