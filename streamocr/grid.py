@@ -7,6 +7,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from .borders import find_borders
 from .config import GridFinderSettings
 from .preprocess import binarize, ink_gray, resize_max_side, stretch_contrast
 from .types import GridDetection
@@ -404,6 +405,8 @@ def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray
 
 _LINE_CELL_MAX = 24  # pixels per cell at most when `line_score` warps a candidate
 _LINE_CANDIDATES = 10  # outlines `line_score` looks at when the binarised search found none
+_SECOND_LOOK_MOVE = 0.8  # cells a corner may move when the second look finds the borders again
+_SECOND_LOOK_AGAIN = 0.2  # cells moved beyond which the borders are looked for once more
 
 
 def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> float:
@@ -571,7 +574,11 @@ class GridFinder:
         size = 9 * self.settings.warp_cell_px
         results = []
         for score, quad in chosen:
-            corners = _refine_corners(gray, quad / scale)
+            # Placed on the full frame: the outline's borders found again (a corner pulled
+            # off by print run into the border), then each corner to sub-pixel precision.
+            corners = quad / scale
+            placed = self._placed(gray, corners)
+            corners = _refine_corners(gray, corners if placed is None else placed)
             results.append(
                 GridDetection(
                     corners=corners,
@@ -589,31 +596,66 @@ class GridFinder:
         lattices: list[np.ndarray],
         scale: float,
     ) -> list[tuple[float, np.ndarray, float, bool]]:
-        """The outline among the search's that `line_score` takes for a grid, if any.
+        """The outline among the search's that a second look takes for a grid, if any.
 
         Looked at when no outline's binarised inside scored as a grid: the largest
         outlines fitted to ink and lattices (`_LINE_CANDIDATES` at most), each measured
-        once on the full-resolution gray. The best one at `min_line_score` or above is
-        returned with the least passing structure score (it ranks below any outline the
-        binarised search accepts).
+        on the full-resolution gray.
+
+        1. As found: the best one whose lines (`line_score`) reach `min_line_score`
+           (faint thin lines lost to the threshold).
+        2. Failing that, each with its four borders found again on the gray frame
+           (`borders.find_borders`, twice, moving no corner more than
+           `_SECOND_LOOK_MOVE` cells): the contour of a border that print runs into (a
+           title set against it) is pulled a third of a cell away at a corner, and the
+           line scores fall to nothing one or two pixels off. The first refined outline
+           whose binarised inside scores as a grid (`min_score`).
+
+        The outline is returned with the least passing structure score (it ranks below
+        any outline the binarised search accepts).
         """
         quads = [quad for quad, extrapolated in candidates if not extrapolated] + lattices
         quads.sort(key=lambda q: cv2.contourArea(q), reverse=True)
         seen: set[bytes] = set()
-        best, best_quad = self.settings.min_line_score, None
+        largest = []
         for quad in quads:
             key = _outline_key(quad)
-            if key in seen:
-                continue
-            seen.add(key)
-            if len(seen) > _LINE_CANDIDATES:
-                break
+            if key not in seen:
+                seen.add(key)
+                largest.append(quad)
+        largest = largest[:_LINE_CANDIDATES]
+        best, best_quad = self.settings.min_line_score, None
+        for quad in largest:
             value = line_score(gray, quad / scale, least=best)
             if value >= best:
                 best, best_quad = value, quad
         if best_quad is None:
+            placed = (self._placed(gray, quad / scale) for quad in largest)
+            best_quad = next((corners * scale for corners in placed if corners is not None), None)
+        if best_quad is None:
             return []
         return [(self.settings.min_score, best_quad, cv2.contourArea(best_quad), False)]
+
+    def _placed(self, gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+        """`corners` with their borders found again on the gray frame (`borders.find_borders`,
+        twice when the first moves them far), when the outline there scores as a grid; else
+        None (a border at the frame's edge or beyond, or one that shows no line)."""
+        height, width = gray.shape[:2]
+        if at_edge(corners, width, height):
+            return None
+        fit = find_borders(gray, corners)
+        if fit is None or fit.moved > _SECOND_LOOK_MOVE:
+            return None
+        if fit.moved > _SECOND_LOOK_AGAIN:  # far from the start: look again from there
+            fit = find_borders(gray, fit.corners)
+            side = float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
+            if fit is None or np.abs(fit.corners - corners).max() > _SECOND_LOOK_MOVE * side / 9:
+                return None
+        if at_edge(fit.corners, width, height):
+            return None
+        if structure_score(binarize(fit.patch), fit.refined) < self.settings.min_score:
+            return None
+        return fit.corners
 
 
 def _outline_key(quad: np.ndarray) -> bytes:

@@ -150,8 +150,12 @@ def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
         assert index < 20
     read = [step(_frame(TRUTH, seed=index + k), index + k) for k in range(6)]
     assert read.count(True) == 2  # one frame in three
+    assert read.index(True) + 3 == 5 - read[::-1].index(True)
+    last = index + 5 - read[::-1].index(True)
+    for unchanged in range(index + 6, last + 3):
+        assert not step(_frame(TRUTH, seed=unchanged), unchanged)
+    index = last + 3
     swapped = _frame(TRUTH, render_grid(other_puzzle()[0], cell_px=32, seed=5))
-    index += 6
     assert step(_frame(TRUTH, seed=98), index)  # three frames since the last read: read
     assert not step(_frame(TRUTH, seed=99), index + 1)  # unchanged, read a frame ago
     assert step(swapped, index + 2)  # a new page under the outline: read at once
