@@ -162,7 +162,9 @@ def _report(clips: list) -> None:
         acq = ", ".join("never" if a is None else str(a) for a in score.acquisition_frames)
         print(
             f"{name}: right {score.right_frames}/{score.in_view_frames}"
-            f"{'' if share is None else f' ({100 * share:.1f}%)'}, acquisition {acq or '-'}, "
+            f"{'' if share is None else f' ({100 * share:.1f}%)'}, "
+            f"steady {score.steady_right_frames}/{score.steady_in_view_frames}, "
+            f"acquisition {acq or '-'}, "
             f"flicker {score.flicker}, wrong {score.wrong_frames}, "
             f"false grid {score.false_grid_frames}"
             f"{f', partly in view wrong {score.partial_wrong_frames}' if score.partial_wrong_frames else ''}"
@@ -174,10 +176,14 @@ def _report(clips: list) -> None:
         shares = sorted(s.right_share for _, s in scores if s.right_share is not None)
         acqs = [a for _, s in scores for a in s.acquisition_frames]
         worst = min(shares) if shares else None
+        steady = sorted(s.steady_right_share for _, s in scores if s.steady_right_share is not None)
         print(
             f"{group}: {len(scores)} clips; fully right: min "
             f"{'-' if worst is None else f'{100 * worst:.1f}%'}, median "
             f"{'-' if not shares else f'{100 * shares[len(shares) // 2]:.1f}%'}; "
+            f"steady frames fully right: min "
+            f"{'-' if not steady else f'{100 * steady[0]:.1f}%'}, median "
+            f"{'-' if not steady else f'{100 * steady[len(steady) // 2]:.1f}%'}; "
             f"acquisition max {max((a for a in acqs if a is not None), default='-')}"
             f"{', never ' + str(acqs.count(None)) if None in acqs else ''}; "
             f"flicker {sum(s.flicker for _, s in scores)}; "

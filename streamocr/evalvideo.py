@@ -25,6 +25,8 @@ class TruthFrame:
         digits: the 81 givens ('0' empty), or None.
         puzzle: which puzzle this is (a change of puzzle is a new appearance), or None.
         readable: whether the footage can be read at all; where not, nothing may be shown.
+        smear_cells: how far the grid moves while the shutter is open, in cells (its motion
+            blur; 0 where the truth does not say how long the shutter is open).
     """
 
     corners: np.ndarray | None
@@ -32,6 +34,12 @@ class TruthFrame:
     digits: str | None
     puzzle: int | None = 0
     readable: bool = True
+    smear_cells: float = 0.0
+
+
+# Motion blur below which a frame counts as steady: a digit's strokes smeared by a quarter of
+# a cell are still read by eye; a whip pan smears footage by half a cell to several cells.
+STEADY_SMEAR_CELLS = 0.25
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,9 @@ class VideoTruth:
             raise ValueError(f"truth 'size' must be [width, height], got {size!r}")
         default_digits = data.get("digits")
         default_readable = data.get("readable", True)
+        spec = data.get("spec")
+        exposure = spec.get("exposure", 0.0) if isinstance(spec, dict) else 0.0
+        smears = _smears(data["frames"], float(exposure or 0.0))
         frames = []
         for i, item in enumerate(data["frames"]):
             corners = item.get("corners")
@@ -74,9 +85,38 @@ class VideoTruth:
                     digits,
                     item.get("puzzle", 0) if corners is not None else None,
                     bool(item.get("readable", default_readable)),
+                    smears[i],
                 )
             )
         return cls(tuple(frames), (int(size[0]), int(size[1])))
+
+
+def _smears(frames: list, exposure: float) -> list[float]:
+    """Per frame, the grid's motion blur in cells: the share of the frame time the shutter is
+    open (`exposure`, from the footage generator's spec) times the corners' largest motion
+    to the neighbouring frames, over the cell size."""
+    corners = [
+        np.asarray(f["corners"], np.float64)
+        if isinstance(f, dict) and f.get("corners") is not None
+        else None
+        for f in frames
+    ]
+    smears = []
+    for i, here in enumerate(corners):
+        if not exposure or here is None or np.shape(here) != (4, 2):
+            smears.append(0.0)
+            continue
+        moves = [
+            float(np.abs(there - here).max())
+            for there in (
+                corners[i - 1] if i else None,
+                corners[i + 1] if i + 1 < len(corners) else None,
+            )
+            if there is not None and np.shape(there) == (4, 2)
+        ]
+        cell = float(np.linalg.norm(here[0] - here[2])) / np.sqrt(2) / 9
+        smears.append(exposure * max(moves, default=0.0) / max(cell, 1e-6))
+    return smears
 
 
 @dataclass(frozen=True)
@@ -117,17 +157,28 @@ class VideoScore:
     partial_wrong_frames: int = 0
     unreadable_frames: int = 0
     unreadable_shown_frames: int = 0
+    steady_in_view_frames: int = 0
+    steady_right_frames: int = 0
 
     @property
     def right_share(self) -> float | None:
         """Share of in-view frames read fully right."""
         return self.right_frames / self.in_view_frames if self.in_view_frames else None
 
+    @property
+    def steady_right_share(self) -> float | None:
+        """Share of steady in-view frames (motion blur under `STEADY_SMEAR_CELLS`) read fully
+        right."""
+        if not self.steady_in_view_frames:
+            return None
+        return self.steady_right_frames / self.steady_in_view_frames
+
     def summary(self) -> dict:
         """The score as a JSON-ready dict."""
         out = asdict(self)
         out["acquisition_frames"] = list(self.acquisition_frames)
         out["right_share"] = self.right_share
+        out["steady_right_share"] = self.steady_right_share
         return out
 
     def lines(self) -> list[str]:
@@ -143,6 +194,8 @@ class VideoScore:
             f"frames: {self.frames}, whole grid in view: {self.in_view_frames}, "
             f"no grid in view: {self.no_grid_frames}",
             f"read fully right: {self.right_frames}/{self.in_view_frames} in-view frames ({right})",
+            f"read fully right while steady (motion blur under {STEADY_SMEAR_CELLS} cell): "
+            f"{self.steady_right_frames}/{self.steady_in_view_frames} in-view frames",
             f"grid reported with none in view: {self.false_grid_frames} frames",
             f"acquisition delay (frames) per appearance: {acq or 'none'}",
             f"flicker (shown reading changed, or vanished and came back, same puzzle "
@@ -171,7 +224,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
     by_frame = {int(r["frame"]): r for r in records}
     width, height = truth.size
     in_view = right = no_grid = false_grid = flicker = wrong = partial_wrong = 0
-    unreadable = unreadable_shown = 0
+    unreadable = unreadable_shown = steady = steady_right = 0
     acquisitions: list[int | None] = []
     errors: list[float] = []
     jitters: list[float] = []
@@ -204,6 +257,9 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         in_view += 1
         is_right = shown is not None and shown == frame.digits
         right += is_right
+        if frame.smear_cells < STEADY_SMEAR_CELLS:
+            steady += 1
+            steady_right += is_right
         if run_start is None or frame.puzzle != run_puzzle:
             if run_start is not None and not run_acquired:
                 acquisitions.append(None)
@@ -247,4 +303,6 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         partial_wrong_frames=partial_wrong,
         unreadable_frames=unreadable,
         unreadable_shown_frames=unreadable_shown,
+        steady_in_view_frames=steady,
+        steady_right_frames=steady_right,
     )

@@ -97,6 +97,25 @@ def test_corner_error_is_the_outlines_whichever_corner_the_truth_starts_from():
     assert score.corner_error_px == pytest.approx(1.0)
 
 
+def test_frames_smeared_by_a_whip_pan_are_told_apart_from_steady_ones():
+    # The footage generator's truth says how long the shutter is open (a third of the frame
+    # time); a grid of 100 px (cells of 11 px) that jumps 30 px between frames 2 and 3 is
+    # smeared by 10 px there, about 0.9 cell: those frames are not steady.
+    boxes = [BOX, BOX, BOX, [[x + 30, y] for x, y in BOX], [[x + 30, y] for x, y in BOX]]
+    frames = [{"frame": i, "corners": box, "in_view": True} for i, box in enumerate(boxes)]
+    data = {"size": [320, 240], "digits": PUZZLE, "frames": frames}
+    steady = VideoTruth.from_json(data)
+    assert all(f.smear_cells == 0 for f in steady.frames)  # no shutter time: all steady
+    truth = VideoTruth.from_json({**data, "spec": {"exposure": 1 / 3}})
+    smears = [round(f.smear_cells, 2) for f in truth.frames]
+    assert smears == [0, 0, 0.9, 0.9, 0]
+    score = score_video(_records([PUZZLE, PUZZLE, None, None, PUZZLE]), truth)
+    assert (score.right_frames, score.in_view_frames) == (3, 5)
+    assert (score.steady_right_frames, score.steady_in_view_frames) == (3, 3)
+    assert score.steady_right_share == 1.0
+    assert score.summary()["steady_right_share"] == 1.0
+
+
 def test_bad_truth_is_rejected_with_a_message():
     with pytest.raises(ValueError, match="corners must have shape"):
         VideoTruth.from_json({"size": [1, 1], "frames": [{"corners": [[0, 0]]}]})
