@@ -35,7 +35,7 @@ _LK_PARAMS = {
     "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
 }
 _FB_MAX_PX = 1.0  # forward-backward flow disagreement above which a point is dropped
-_SEED_POINTS = 160  # feature points seeded inside a grid
+_SEED_POINTS = 80  # feature points seeded inside a grid (the flow costs per point: 160 cost 1.5x)
 _RESEED_EVERY = 10  # frames between re-seeding a track's points
 _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
 _NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
