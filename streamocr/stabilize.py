@@ -80,18 +80,19 @@ class GridObservation:
             raise ValueError(f"visible must have shape (81,), got {self.visible.shape}")
 
 
-def _reads_as(readings: dict[int, tuple], digits: np.ndarray, min_cells: int) -> int | None:
-    """The orientation in which the clear readings are `digits`, a puzzle read before.
-
-    Every cell read clearly as a digit must be that digit, and at least `min_cells` must
-    be; None when no orientation qualifies (`Board.clear_readings` gives the readings).
-    """
-    best, best_agree = None, 0
+def _tally_recall(
+    tally: dict[tuple[bytes, int], tuple[np.ndarray, bool]],
+    key: bytes,
+    readings: dict[int, tuple],
+    digits: np.ndarray,
+) -> None:
+    """Add one frame's clear readings (`Board.clear_readings`) to a returning grid's tally
+    against a remembered puzzle: per orientation, the cells read clearly as its digit so
+    far, and whether any frame read a cell clearly as another."""
     for k, (read, clear) in readings.items():
-        agree = int(np.count_nonzero(read[clear] == digits[clear]))
-        if agree == int(clear.sum()) and agree >= max(best_agree, min_cells):
-            best, best_agree = k, agree
-    return best
+        agree, contradicted = tally.get((key, k), (np.zeros(81, bool), False))
+        contradicted = contradicted or bool((read[clear] != digits[clear]).any())
+        tally[(key, k)] = (agree | (clear & (read == digits)), contradicted)
 
 
 def _valid_unique(digits: np.ndarray) -> bool:
@@ -520,6 +521,9 @@ class Stabilizer:
         self.recalls = 0  # returning grids shown at once from a remembered reading
         self._clock = 0  # frames seen
         self._remembered: OrderedDict[bytes, tuple[np.ndarray, int]] = OrderedDict()
+        # Per track being acquired, its frames' clear readings against each remembered
+        # puzzle and orientation (`_recall`): the cells that agreed, whether any disagreed.
+        self._recall_tally: dict[int, dict[tuple[bytes, int], tuple[np.ndarray, bool]]] = {}
 
     def reset(self) -> None:
         """Forget every board."""
@@ -550,6 +554,9 @@ class Stabilizer:
         for track_id in list(self._boards):
             if track_id not in present:
                 self._remember(self._boards.pop(track_id))
+        for track_id in list(self._recall_tally):
+            if track_id not in present:
+                del self._recall_tally[track_id]
         results = []
         for observation in observations:
             board = self._boards.get(observation.track_id)
@@ -559,6 +566,8 @@ class Stabilizer:
                     # A grid being acquired may be a puzzle seen a moment ago: its first
                     # frames may be too blurred (a page moving into view) to tell.
                     board = self._recall(observation) or board or Board(self.settings, rotations)
+                else:
+                    self._recall_tally.pop(observation.track_id, None)
                 # A board still deciding its orientation needs all four rotations; cells
                 # cut in one rotation only (that of a puzzle just replaced, in frames
                 # recognised in the same batch) are of no use to it.
@@ -609,22 +618,35 @@ class Stabilizer:
         """A board for a grid being acquired that reads as a puzzle lost a moment ago.
 
         A puzzle that leaves the view and comes back gets a new track; its frames, until
-        its board is confirmed, are compared with the readings remembered, newest first. A
-        match shows the remembered reading at once; should later frames contradict it, the
-        board is reset as usual. None when nothing matches.
+        its board is confirmed, are compared with the readings remembered, newest first.
+        Their clear readings are pooled: once `recall_min_cells` cells have read clearly as
+        a remembered puzzle's digits (in one orientation, over any of the track's frames)
+        and no cell ever read clearly as another digit, the remembered reading is shown at
+        once (a page still moving into view reads a few digits a frame). Should later frames
+        contradict it, the board is reset as usual. None while nothing qualifies.
         """
         if not self._remembered:
             return None
         readings = Board(self.settings, observation.rotations).clear_readings(observation)
+        tally = self._recall_tally.setdefault(observation.track_id, {})
         for key in reversed(list(self._remembered)):
             digits, lost_at = self._remembered[key]
             if self._clock - lost_at > self.settings.recall_frames:
                 del self._remembered[key]
                 continue
-            orientation = _reads_as(readings, digits, self.settings.recall_min_cells)
-            if orientation is not None:
+            _tally_recall(tally, key, readings, digits)
+            best, best_agree = None, 0
+            for k in readings:
+                agree, contradicted = tally[(key, k)]
+                count = int(agree.sum())
+                if not contradicted and count >= max(
+                    best_agree + 1, self.settings.recall_min_cells
+                ):
+                    best, best_agree = k, count
+            if best is not None:
                 self.recalls += 1
-                return Board.recalled(self.settings, observation.rotations, orientation, digits)
+                del self._recall_tally[observation.track_id]
+                return Board.recalled(self.settings, observation.rotations, best, digits)
         return None
 
     def _result(self, detection: GridDetection, board: Board | None) -> PuzzleResult:

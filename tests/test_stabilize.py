@@ -194,6 +194,34 @@ def test_a_returning_puzzle_blurred_at_first_is_recalled_once_readable():
     assert stabilizer.recalls == 1
 
 
+@pytest.mark.parametrize("contradicted", [False, True])
+def test_a_returning_puzzle_read_a_few_digits_a_frame_is_recalled_from_its_frames_together(
+    contradicted,
+):
+    # Moving back into view (a pan), each frame reads only 6 digits clearly, each time
+    # others; pooled, 12 distinct cells agree by the third frame. One clear digit read as
+    # another in any frame forbids the recall for good (the board then confirms as usual).
+    settings = StabilizeSettings(fast_confirm_prob=1.0, recall_frames=300)
+    stabilizer = _lose_confirmed_puzzle(settings)
+    givens = np.flatnonzero(TRUTH)
+    shown = []
+    for frame in range(3):
+        probs = _probs(TRUTH, 0.6)
+        clear = givens[6 * frame : 6 * frame + 6]
+        probs[clear] = _probs(TRUTH, 0.99)[clear]
+        if contradicted and frame == 0:
+            probs[givens[-1]] = _probs(TRUTH, 0.99, misread=[int(givens[-1])])[givens[-1]]
+        # A new track's cells come in all four rotations until its board locks one.
+        vague = np.full((81, 10), 0.1, np.float32)
+        four = np.concatenate([probs, vague, vague, vague])
+        observation = GridObservation(1, DETECTION, four, np.tile(TRUTH != 0, 4), 4)
+        shown.append(_shown(stabilizer.update([observation])))
+    if contradicted:
+        assert shown == [None] * 3 and stabilizer.recalls == 0
+    else:
+        assert shown == [None, PUZZLE, PUZZLE] and stabilizer.recalls == 1
+
+
 @pytest.mark.parametrize(
     ("case", "frames_away"),
     [
