@@ -219,9 +219,9 @@ class StabilizeSettings:
         solve_cache: confirmed readings whose solution is kept (each is solved once).
         recall_frames: a confirmed puzzle whose grid was lost is remembered this many frames;
             a grid that comes back and reads the same is shown at once (0: never).
-        recall_min_cells: digits a returning grid's frames must read clearly (at
-            `contradict_prob`; distinct cells, pooled over its frames until it is confirmed)
-            and all as remembered, none otherwise in any frame, to be recalled.
+        recall_min_cells: digits a returning grid must read clearly (at `contradict_prob`)
+            and all as remembered, none otherwise, to be recalled: in one frame, or pooled
+            over its frames (distinct cells, no frame ever reading one otherwise).
     """
 
     enabled: bool = True

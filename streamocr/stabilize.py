@@ -85,14 +85,28 @@ def _tally_recall(
     key: bytes,
     readings: dict[int, tuple],
     digits: np.ndarray,
-) -> None:
-    """Add one frame's clear readings (`Board.clear_readings`) to a returning grid's tally
-    against a remembered puzzle: per orientation, the cells read clearly as its digit so
-    far, and whether any frame read a cell clearly as another."""
+    min_cells: int,
+) -> int | None:
+    """The orientation in which a returning grid reads as `digits`, a remembered puzzle, or
+    None.
+
+    One frame's clear readings (`Board.clear_readings`) are added to the grid's tally
+    against the puzzle: per orientation, the cells read clearly as its digit so far, and
+    whether any frame read a cell clearly as another. An orientation qualifies when this
+    frame alone reads `min_cells` digits clearly and all as remembered, or when the tally
+    does with no frame ever disagreeing; the one with the most agreeing cells is returned.
+    """
+    best, best_agree = None, 0
     for k, (read, clear) in readings.items():
+        here = clear & (read == digits)
+        wrong = bool((read[clear] != digits[clear]).any())
         agree, contradicted = tally.get((key, k), (np.zeros(81, bool), False))
-        contradicted = contradicted or bool((read[clear] != digits[clear]).any())
-        tally[(key, k)] = (agree | (clear & (read == digits)), contradicted)
+        agree, contradicted = agree | here, contradicted or wrong
+        tally[(key, k)] = (agree, contradicted)
+        for count, ok in ((int(here.sum()), not wrong), (int(agree.sum()), not contradicted)):
+            if ok and count >= max(best_agree + 1, min_cells):
+                best, best_agree = k, count
+    return best
 
 
 def _valid_unique(digits: np.ndarray) -> bool:
@@ -618,12 +632,12 @@ class Stabilizer:
         """A board for a grid being acquired that reads as a puzzle lost a moment ago.
 
         A puzzle that leaves the view and comes back gets a new track; its frames, until
-        its board is confirmed, are compared with the readings remembered, newest first.
-        Their clear readings are pooled: once `recall_min_cells` cells have read clearly as
-        a remembered puzzle's digits (in one orientation, over any of the track's frames)
-        and no cell ever read clearly as another digit, the remembered reading is shown at
-        once (a page still moving into view reads a few digits a frame). Should later frames
-        contradict it, the board is reset as usual. None while nothing qualifies.
+        its board is confirmed, are compared with the readings remembered, newest first
+        (`_tally_recall`): once one frame reads `recall_min_cells` of a remembered puzzle's
+        digits clearly and none otherwise, or its frames together have (a page still moving
+        into view reads a few digits a frame) with none of them ever reading a digit
+        otherwise, the remembered reading is shown at once. Should later frames contradict
+        it, the board is reset as usual. None while nothing qualifies.
         """
         if not self._remembered:
             return None
@@ -634,15 +648,7 @@ class Stabilizer:
             if self._clock - lost_at > self.settings.recall_frames:
                 del self._remembered[key]
                 continue
-            _tally_recall(tally, key, readings, digits)
-            best, best_agree = None, 0
-            for k in readings:
-                agree, contradicted = tally[(key, k)]
-                count = int(agree.sum())
-                if not contradicted and count >= max(
-                    best_agree + 1, self.settings.recall_min_cells
-                ):
-                    best, best_agree = k, count
+            best = _tally_recall(tally, key, readings, digits, self.settings.recall_min_cells)
             if best is not None:
                 self.recalls += 1
                 del self._recall_tally[observation.track_id]
