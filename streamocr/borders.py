@@ -2,8 +2,9 @@
 
 Used wherever an outline is known roughly and must be placed to a pixel: the verifier of a
 followed grid (`verify.OutlineVerifier`, from optical flow's prediction) and the grid
-search's second look at outlines fitted to merged ink (`grid.GridFinder`: a title printed
-against the top border pulls a corner of the contour away by a third of a cell). The frame
+search, which places each outline it reports and its second look's candidates this way
+(`grid.GridFinder`: at its working resolution a title printed against the top border
+merges into it and pulls a corner of the contour away by a third of a cell). The frame
 around the outline is warped to a square once; each border is found again as the dark line
 nearest its predicted place, in short stretches along it, and a line is fitted through
 them; the refined outline is the four lines' crossings.
