@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ClusterError, StreamOCRError
+from .recognize import padded_size
 
 if TYPE_CHECKING:
     from .config import Config, PipelineSettings
@@ -92,9 +93,8 @@ class RecognizerServer:
                 await asyncio.sleep(self.max_wait_s)  # let other streams' cells join
             batch, self._pending, self._pending_cells = self._pending, [], 0
             inputs = np.concatenate([cells for cells, _ in batch])
-            padded = 16  # the streams send inked cells in powers of two (`recognize_grids`)
-            while padded < len(inputs):
-                padded *= 2  # few shapes for the model session
+            # The streams send inked cells in powers of two (`stream.recognize_grids`).
+            padded = padded_size(len(inputs))
             padded_inputs = np.zeros((padded, *inputs.shape[1:]), np.float32)
             padded_inputs[: len(inputs)] = inputs
             start = time.perf_counter()

@@ -133,6 +133,18 @@ class DigitRecognizer:
         return softmax(np.asarray(logits, np.float32)[:n])
 
 
+MIN_BATCH_CELLS = 16  # least cells of a video path's model call (padded to powers of two)
+
+
+def padded_size(count: int, least: int = MIN_BATCH_CELLS) -> int:
+    """`least` doubled until it holds `count` cells: the padded size of a model call, so
+    the model session sees few shapes."""
+    size = least
+    while size < count:
+        size *= 2
+    return size
+
+
 def recognize_inked(
     recognizer: DigitRecognizer,
     grids: list[tuple[np.ndarray, np.ndarray]],
@@ -157,11 +169,7 @@ def recognize_inked(
     total = sum(len(r) for r in rows)
     inked = np.zeros((0, DIGIT_CLASSES), np.float32)
     if total:
-        size = total
-        if least is not None:
-            size = least
-            while size < total:
-                size *= 2
+        size = total if least is None else padded_size(total, least)
         inputs = np.zeros((size, 1, 28, 28), np.float32)
         start = 0
         for (cells, _), r in zip(grids, rows, strict=True):

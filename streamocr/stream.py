@@ -32,7 +32,7 @@ import numpy as np
 from .orientation import one_rotation, turn_cells
 from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
-from .recognize import DigitRecognizer, recognize_inked
+from .recognize import MIN_BATCH_CELLS, DigitRecognizer, recognize_inked
 from .stabilize import GridObservation, Stabilizer
 from .tracking import GridTracker, TrackedGrid
 from .types import CellBatch, GridDetection, PuzzleResult
@@ -97,9 +97,6 @@ class GridWork:
     pending: tuple[np.ndarray, GridDetection] | None = field(default=None, repr=False)
 
 
-_MIN_CELLS = 16  # least cells of a model call (calls are padded to powers of two)
-
-
 def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     """Run the inked cells of every grid in `grids` that has cells through the model in one
     call (`recognize.recognize_inked`: a cell without ink reads as empty), padded to a
@@ -110,7 +107,7 @@ def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     if not found:
         return 0
     pairs = [(cells.inputs, cells.has_ink) for cells in found]
-    answers = iter(recognize_inked(recognizer, pairs, least=_MIN_CELLS))
+    answers = iter(recognize_inked(recognizer, pairs, least=MIN_BATCH_CELLS))
     for grid in grids:
         if grid.cells is not None:
             grid.probabilities = next(answers)
