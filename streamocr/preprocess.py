@@ -95,12 +95,18 @@ def threshold_cells(gray: np.ndarray, cell_px: int) -> np.ndarray:
     """Ink (255) darker than its neighbourhood in a warped grid of `cell_px` cells.
 
     The neighbourhood is about one and a half cells, so a cell's strokes are judged against
-    the paper around them, lines included.
+    the paper around them, lines included. Beyond the grid's edge the neighbourhood is the
+    grid mirrored: OpenCV's own border repeats the outermost pixels, which are the thick
+    outer line, and a faint digit in an edge or corner cell was then judged against a
+    neighbourhood darkened by a band of line and lost its strokes.
     """
     block = ((cell_px | 1) + 2 * (cell_px // 4)) | 1
-    return cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
+    pad = block // 2
+    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    ink = cv2.adaptiveThreshold(
+        padded, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
     )
+    return ink[pad:-pad, pad:-pad]
 
 
 def straight_runs(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -173,3 +173,25 @@ def test_a_faint_line_bent_off_straight_leaves_no_strokes_in_the_cells(slant, of
             cv2.line(gray, (a, p + shift_a), (b, p + shift_b), 120, width)
     _, has_ink = cell_inputs_from_warped(gray)
     assert not has_ink.any()
+
+
+def test_a_faint_digit_in_an_edge_or_corner_cell_is_ink_as_in_the_middle():
+    # Footage of a page with faint red digits: the "7" in the grid's corner cell was judged
+    # against a neighbourhood darkened by the thick outer line repeated beyond the warped
+    # grid's edge, and lost its strokes, while the same "7" in the middle was read.
+    gray = np.full((360, 360), 200, np.uint8)
+    for k in range(1, 9):
+        p, width = k * 40, (3 if k % 3 == 0 else 1)
+        cv2.line(gray, (p, 0), (p, 359), 90, width)
+        cv2.line(gray, (0, p), (359, p), 90, width)
+    for band in (np.s_[:6, :], np.s_[-6:, :], np.s_[:, :6], np.s_[:, -6:]):
+        gray[band] = 90  # a thick outer border along the warped grid's edge
+    cells = {(0, 0): 0, (4, 4): 40, (0, 8): 8, (8, 4): 76}
+    for r, c in cells:
+        origin = (c * 40 + 11, r * 40 + 32)
+        cv2.putText(gray, "7", origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 150, 2, cv2.LINE_AA)
+    inputs, has_ink = cell_inputs_from_warped(cv2.GaussianBlur(gray, (5, 5), 0))
+    middle = (inputs[40] > 0.3).sum()
+    for index in cells.values():
+        assert has_ink[index]
+        assert (inputs[index] > 0.3).sum() >= 0.5 * middle
