@@ -170,11 +170,19 @@ def _fit_lines(
         slope = (dx * dy).sum(axis=1) / np.maximum((dx**2).sum(axis=1), 1e-9)
         offset = y_mean - slope * x_mean
         residual = np.abs(across - (slope[:, None] * along + offset[:, None]))
-        spread = np.array([np.median(r[k]) for r, k in zip(residual, keep, strict=True)])
+        spread = _row_medians(residual, keep, count)
         keep = keep & (residual <= np.maximum(1.0, 2.5 * spread)[:, None])
     if (keep.sum(axis=1) < _LEAST_STRETCHES).any():
         return None
     return [(float(a), float(b)) for a, b in zip(slope, offset, strict=True)]
+
+
+def _row_medians(values: np.ndarray, keep: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The median of each row of `values` over its `keep` entries (`count` of them, at least
+    one): `np.median` of each, for all rows in one sort."""
+    ranked = np.sort(np.where(keep, values, np.inf), axis=1)
+    rows = np.arange(len(values))
+    return (ranked[rows, (count - 1) // 2] + ranked[rows, count // 2]) / 2
 
 
 def _crossings(lines: list[np.ndarray]) -> np.ndarray | None:

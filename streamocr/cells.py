@@ -223,14 +223,20 @@ def isolate_digit(
         keep.append(i)
     if not keep:
         return out, False
-    mask = np.isin(labels, keep)
-    if mask.sum() < min_ink_frac * s * s:
+    # The kept components are disjoint: their ink is the sum of their areas, their extent
+    # the union of their boxes (read off the stats, not the pixels).
+    kept = stats[keep]
+    if kept[:, cv2.CC_STAT_AREA].sum() < min_ink_frac * s * s:
         return out, False
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    x0, y0 = kept[:, cv2.CC_STAT_LEFT].min(), kept[:, cv2.CC_STAT_TOP].min()
+    x1 = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
+    y1 = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
     if (y1 - y0) < min_height_frac * s:
         return out, False  # a dot or a dash, not a digit
-    mask_grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    chosen = np.zeros(count, np.uint8)
+    chosen[keep] = 1
+    mask = chosen[labels]
+    mask_grown = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
     digit = (strength * mask_grown)[y0:y1, x0:x1]
     peak = digit.max()
     if peak <= 0:
