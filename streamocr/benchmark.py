@@ -219,6 +219,7 @@ def bench_live(
     reader = reader or SudokuReader.from_config(config)
     settings = config.pipeline
     budget_threads(settings)
+    reader.warm_up()  # before the stream opens: it sends from then on
     opened = open_source(
         source,
         **settings.source_options(),
@@ -227,7 +228,6 @@ def bench_live(
         opened, reader, settings, stabilize=config.stabilize, tracking=config.tracking
     )
     timer = threading.Timer(seconds, pipeline.stop, args=("time",))
-    reader.warm_up()  # the clock starts with the stream, after loading
     timer.start()
     try:
         summary = pipeline.run()

@@ -79,6 +79,7 @@ class SudokuReader:
         self.finder = finder or GridFinder(GridFinderSettings())
         self.recognizer = recognizer or DigitRecognizer(DEFAULT_MODEL)
         self.try_rotations = try_rotations
+        self._warm = False
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> SudokuReader:
@@ -97,10 +98,14 @@ class SudokuReader:
         return cls(GridFinder(config.grid), recognizer)
 
     def warm_up(self) -> None:
-        """Run every stage once on a blank frame: JIT kernels, OpenCV and the model load."""
+        """Run every stage once on a blank frame: JIT kernels, OpenCV and the model load
+        (once: later calls return at once)."""
+        if self._warm:
+            return
         blank = np.full((240, 320, 3), 200, np.uint8)
         self.finder.detect_all(blank)
         self.recognizer.recognize(np.zeros((4 * 81, 1, 28, 28), np.float32))
+        self._warm = True
 
     def extract(self, image: np.ndarray) -> CellBatch | None:
         """Find the grid in `image` and cut its cells; None when no grid is found."""

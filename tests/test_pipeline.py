@@ -352,3 +352,28 @@ def test_two_puzzles_in_view_are_read_separately(tmp_path):
     assert last["digits"] == PUZZLE and last["corners"][0][0] < 100  # the larger, on the left
     both = sum(len(r.get("grids") or []) == 2 for r in records)
     assert both >= 15, f"both puzzles shown in only {both} of 20 frames"
+
+
+def test_a_live_source_is_opened_only_after_the_reader_is_warm(monkeypatch):
+    # A live source sends from the moment it is opened: loading the kernels and the model
+    # after that made the first second of the stream arrive as a backlog, dropped.
+    import streamocr.sources
+    from streamocr.pipeline.video import RunOutputs, open_stream
+
+    warmed: list[str] = []
+    reader = SudokuReader(recognizer=FakeRecognizer())
+    monkeypatch.setattr(reader, "warm_up", lambda: warmed.append("warm"))
+
+    def opening(spec, **options):
+        warmed.append("open")
+        raise SourceError(f"cannot open {spec}")
+
+    monkeypatch.setattr(streamocr.sources, "open_source", opening)
+    with pytest.raises(SourceError):
+        open_stream("rtsp://127.0.0.1:9/live", reader, PipelineSettings(), RunOutputs())
+    assert warmed == ["warm", "open"]
+    # A file is opened first: a missing one is said at once, with no loading before it.
+    warmed.clear()
+    with pytest.raises(SourceError):
+        open_stream("missing.mp4", reader, PipelineSettings(), RunOutputs())
+    assert warmed == ["open"]

@@ -559,6 +559,10 @@ def open_stream(
     # Before anything opens: an output must not be the input file, nor the other output.
     is_file = source_kind(source_spec) == "file"
     check_output_paths(source_spec if is_file else None, outputs.video_path, outputs.jsonl_path)
+    if not is_file:
+        # A live source sends from the moment it is opened: load the compiled kernels and
+        # the model first, or its first second arrives as a backlog the pipeline must drop.
+        reader.warm_up()
     source = open_source(
         source_spec,
         **settings.source_options(),
