@@ -118,7 +118,7 @@ class PipelineSettings:
     policy: str = "auto"
     batch_frames: int = 4
     detect_every: int = 30
-    reread_every: int = 3
+    reread_every: int = 30
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     reconnect_attempts: int = 10
