@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,6 +167,7 @@ class BackgroundSearch:
         self._thread.join()
 
     def _run(self) -> None:
+        _yield_to_frames()
         while True:
             with self._lock:
                 while self._request is None and not self._closed:
@@ -183,6 +185,15 @@ class BackgroundSearch:
                 continue
             with self._lock:
                 self._answer, self._busy = (index, found), False
+
+
+def _yield_to_frames(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread's own nice value), so that
+    on a loaded machine the frames' threads go first; nothing where that is not possible."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 class StreamReader:
