@@ -63,10 +63,7 @@ class VideoTruth:
             raise ValueError(f"truth 'size' must be [width, height], got {size!r}")
         default_digits = data.get("digits")
         default_readable = data.get("readable", True)
-        spec = data.get("spec")
-        exposure = spec.get("exposure", 0.0) if isinstance(spec, dict) else 0.0
-        smears = _smears(data["frames"], float(exposure or 0.0))
-        frames = []
+        all_corners = []
         for i, item in enumerate(data["frames"]):
             corners = item.get("corners")
             if corners is not None:
@@ -75,6 +72,12 @@ class VideoTruth:
                     raise ValueError(
                         f"truth frame {i}: corners must have shape (4, 2), got {corners.shape}"
                     )
+            all_corners.append(corners)
+        spec = data.get("spec")
+        exposure = spec.get("exposure", 0.0) if isinstance(spec, dict) else 0.0
+        smears = _smears(all_corners, float(exposure or 0.0))
+        frames = []
+        for i, (item, corners) in enumerate(zip(data["frames"], all_corners, strict=True)):
             digits = item.get("digits", default_digits) if corners is not None else None
             if digits is not None and len(digits) != 81:
                 raise ValueError(f"truth frame {i}: digits must be 81 characters")
@@ -91,19 +94,14 @@ class VideoTruth:
         return cls(tuple(frames), (int(size[0]), int(size[1])))
 
 
-def _smears(frames: list, exposure: float) -> list[float]:
+def _smears(corners: list[np.ndarray | None], exposure: float) -> list[float]:
     """Per frame, the grid's motion blur in cells: the share of the frame time the shutter is
     open (`exposure`, from the footage generator's spec) times the corners' largest motion
-    to the neighbouring frames, over the cell size."""
-    corners = [
-        np.asarray(f["corners"], np.float64)
-        if isinstance(f, dict) and f.get("corners") is not None
-        else None
-        for f in frames
-    ]
+    to the neighbouring frames, over the cell size. `corners`: each frame's (4, 2) corners,
+    or None where it has no grid."""
     smears = []
     for i, here in enumerate(corners):
-        if not exposure or here is None or np.shape(here) != (4, 2):
+        if not exposure or here is None:
             smears.append(0.0)
             continue
         moves = [
@@ -112,7 +110,7 @@ def _smears(frames: list, exposure: float) -> list[float]:
                 corners[i - 1] if i else None,
                 corners[i + 1] if i + 1 < len(corners) else None,
             )
-            if there is not None and np.shape(there) == (4, 2)
+            if there is not None
         ]
         cell = float(np.linalg.norm(here[0] - here[2])) / np.sqrt(2) / 9
         smears.append(exposure * max(moves, default=0.0) / max(cell, 1e-6))
