@@ -540,8 +540,9 @@ class Stabilizer:
         self._recall_tally: dict[int, dict[tuple[bytes, int], tuple[np.ndarray, bool]]] = {}
 
     def reset(self) -> None:
-        """Forget every board."""
+        """Forget every board (and the recall evidence of the grids being acquired)."""
         self._boards.clear()
+        self._recall_tally.clear()
 
     def locked_orientation(self, track_id: int) -> int | None:
         """Quarter turns of a tracked grid's cells once its board has locked them.
