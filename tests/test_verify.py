@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -240,10 +241,8 @@ def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
 def test_the_background_search_runs_at_a_lower_priority_than_the_frames():
-    # On two busy cores the search (a tenth of a second of CPU once a second) preempted the
-    # frames' threads and set the live latency's p95 at 1080p.
-    import os
-
+    # On two busy cores the search (a tenth of a second of CPU once a second) competes with
+    # the frames' threads for the CPU: it should be the one to wait.
     from streamocr.stream import BackgroundSearch
 
     search = BackgroundSearch(lambda gray: [])
@@ -266,9 +265,6 @@ def test_the_background_search_runs_at_a_lower_priority_than_the_frames():
 def test_a_background_search_finds_the_grid_off_the_frames_thread_and_it_is_followed():
     # Live sources: the frame that wants a search goes on without it; a later frame takes
     # up its grids, each checked by the verifier where it lies in that frame.
-    import threading
-    import time
-
     stream = _stream()
     reader = stream.reader
     threads: list[str] = []
