@@ -35,7 +35,7 @@ from .preprocess import ink_gray
 from .reader import SudokuReader, interpret_cells
 from .recognize import MIN_BATCH_CELLS, DigitRecognizer, recognize_inked
 from .stabilize import GridObservation, Stabilizer
-from .tracking import GridTracker, TrackedGrid
+from .tracking import GridTracker
 from .types import CellBatch, GridDetection, PuzzleResult
 from .verify import OutlineVerifier, page_signature, same_page
 
@@ -296,33 +296,38 @@ class StreamReader:
             self._note_found(index, detections)
         tracked = tracker.update(gray, detections, late=late)
         read = index % settings.recognize_every == 0
-        self._last_read = {
-            t.track_id: self._last_read[t.track_id]
-            for t in tracked
-            if t.track_id in self._last_read
-        }
         grids = [
             GridWork(
                 t.track_id,
                 t.detection,
                 t.established,
                 t.visible,
-                pending=(gray, t.cut) if read and self._rereads(gray, t, index) else None,
+                pending=(gray, t.cut) if read else None,
             )
             for t in tracked
         ]
         if cut:
-            self.cut_cells(grids)
+            self.cut_cells(grids, index)
         return grids
 
-    def cut_cells(self, grids: list[GridWork]) -> None:
-        """Cut the cells of the grids `locate(..., cut=False)` left to cut (any thread; the
-        cutting is stateless)."""
+    def cut_cells(self, grids: list[GridWork], index: int) -> None:
+        """Cut the cells of frame `index`'s grids that `locate` marked to read, unless a
+        confirmed, unchanged board skips this re-read (`_rereads`).
+
+        The re-read decision reads the stabiliser's state, so it is taken here, frames in
+        order, on the thread that calls `observe` (the pipeline's recognition stage when
+        `locate(..., cut=False)` left the cutting to it): a file's outputs then do not
+        depend on how far the tracker ran ahead.
+        """
+        followed = {grid.track_id for grid in grids}
+        self._last_read = {k: v for k, v in self._last_read.items() if k in followed}
         for grid in grids:
-            if grid.pending is not None:
-                gray, where = grid.pending
+            if grid.pending is None:
+                continue
+            gray, where = grid.pending
+            grid.pending = None
+            if self._rereads(gray, grid.track_id, where, index):
                 grid.cells = self.reader.extract_at(gray, where)
-                grid.pending = None
 
     def search_in_background(self) -> None:
         """Run the full search on its own thread from now on (live sources: a frame's
@@ -378,21 +383,23 @@ class StreamReader:
             return True
         return index - last >= self.tracking.idle_search_every
 
-    def _rereads(self, gray: np.ndarray, grid: TrackedGrid, index: int) -> bool:
+    def _rereads(
+        self, gray: np.ndarray, track_id: int, where: GridDetection, index: int
+    ) -> bool:
         """Whether a grid is read this frame: always, unless its board is confirmed, its page
         unchanged since it was last read, and that less than `reread_every` frames ago."""
         if self.reread_every <= 1:
             return True
-        signature = page_signature(gray, grid.cut.corners)
-        last = self._last_read.get(grid.track_id)
+        signature = page_signature(gray, where.corners)
+        last = self._last_read.get(track_id)
         if (
             last is not None
             and index - last[0] < self.reread_every
-            and self.result_filter.locked_orientation(grid.track_id) is not None
+            and self.result_filter.locked_orientation(track_id) is not None
             and same_page(signature, last[1])
         ):
             return False
-        self._last_read[grid.track_id] = (index, signature)
+        self._last_read[track_id] = (index, signature)
         return True
 
     def prepare(self, grids: list[GridWork]) -> None:

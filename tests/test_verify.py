@@ -232,7 +232,7 @@ def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
         frame = _frame(TRUTH, seed=index)
         now, later = at_once.locate(frame, index), deferred.locate(frame, index, cut=False)
         assert later and all(g.cells is None and g.pending is not None for g in later)
-        deferred.cut_cells(later)
+        deferred.cut_cells(later, index)
         for a, b in zip(now, later, strict=True):
             assert b.pending is None and a.cells is not None and b.cells is not None
             np.testing.assert_array_equal(a.cells.inputs, b.cells.inputs)

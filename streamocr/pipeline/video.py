@@ -7,9 +7,12 @@ Stages, each on its own thread, meet only at bounded queues::
 
 The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage calls its
 `locate` (tracking is stateful: one thread, frame order), the recognition stage cuts the
-cells `locate` chose to read (`cut_cells`: stateless, moved off the busiest stage), its
-`prepare`, one model call for the cells of several frames (`recognize_grids`), and its
-`observe` (the stabiliser: one thread, frame order). With stabilisation (the default) the
+cells of the grids read this frame (`cut_cells`, moved off the busiest stage; it skips the
+re-read of a confirmed, unchanged board, a decision that reads the stabiliser, so it is
+taken on the stabiliser's thread), its `prepare`, one model call for the cells of several
+frames (`recognize_grids`), and its `observe` (the stabiliser: one thread, frame order).
+A file's frames reach the model in fixed batches of `batch_frames`, so its outputs do not
+depend on timing; a live source's batches take what is there. With stabilisation (the default) the
 full grid search runs every `detect_every` frames (and on every frame while no grid is
 followed, a new one is being established or a followed one fails its check); in between
 optical flow follows the grids and each is verified where the flow put it
@@ -379,7 +382,14 @@ class VideoPipeline:
                 batch = [work]
                 while len(batch) < most:
                     try:
-                        more = self._cells_q.get_nowait()
+                        # A file's batches are always `most` frames (the last one aside),
+                        # so its outputs do not depend on timing; a live source's take
+                        # what is there, not to wait for frames.
+                        more = (
+                            self._cells_q.get_nowait()
+                            if self.policy == "drop"
+                            else self._cells_q.get()
+                        )
                     except TimeoutError:
                         break
                     if more is None:
@@ -467,7 +477,7 @@ def recognize_frames(
     order. Returns the model calls made (0 or 1)."""
     for stream, batch in batches:
         for work in batch:
-            stream.cut_cells(work.grids or [])  # those `locate` left to cut
+            stream.cut_cells(work.grids or [], work.frame.index)  # those `locate` left
             stream.prepare(work.grids or [])
     grids = [grid for _, batch in batches for work in batch for grid in work.grids or []]
     calls = recognize_grids(recognizer, grids)
