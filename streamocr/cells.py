@@ -191,6 +191,14 @@ def isolate_digit(
         return out, False  # too little ink for any digit (the same answer as below, sooner)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     lo, hi = 0.22 * s, 0.78 * s  # the central region a digit must reach into
+    # Ink of each component inside the middle half of the cell: a digit, even one cut a
+    # little off its centre, always enters it; grid lines that run along two of the cell's
+    # borders and join at a corner (an "L" in a corner of the cell: thin inner lines that a
+    # cut a few pixels off takes in) reach for the middle with their box but never enter
+    # it. (A small fragment of a broken digit may lie outside it too: the test is only for
+    # ink that touches the cell's edge or spans half the cell.)
+    m0, m1 = s // 4, s - s // 4
+    middle = np.bincount(labels[m0:m1, m0:m1].ravel(), minlength=count)
     keep = []
     for i in range(1, count):
         x, y, w, h, area = stats[i]
@@ -219,6 +227,8 @@ def isolate_digit(
         if _hugs_border(x, w, cx, s) or _hugs_border(y, h, cy, s):
             continue
         if x + w < lo or x > hi or y + h < lo or y > hi:
+            continue
+        if middle[i] == 0 and (touches or max(w, h) >= 0.5 * s):
             continue
         keep.append(i)
     if not keep:

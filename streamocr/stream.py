@@ -383,9 +383,7 @@ class StreamReader:
             return True
         return index - last >= self.tracking.idle_search_every
 
-    def _rereads(
-        self, gray: np.ndarray, track_id: int, where: GridDetection, index: int
-    ) -> bool:
+    def _rereads(self, gray: np.ndarray, track_id: int, where: GridDetection, index: int) -> bool:
         """Whether a grid is read this frame: always, unless its board is confirmed, its page
         unchanged since it was last read, and that less than `reread_every` frames ago."""
         if self.reread_every <= 1:

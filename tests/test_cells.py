@@ -43,6 +43,8 @@ def test_digit_is_centred_and_scaled():
 
 
 _remnant = ((slice(0, 27), slice(34, 40)), (slice(0, 3), slice(28, 40)))
+_corner_lines = ((slice(1, 3), slice(26, 40)), (slice(0, 19), slice(37, 39)))
+_seven_at_top = ((slice(0, 3), slice(12, 28)), (slice(0, 30), slice(24, 27)))
 
 
 @pytest.mark.parametrize(
@@ -61,6 +63,11 @@ _remnant = ((slice(0, 27), slice(34, 40)), (slice(0, 3), slice(28, 40)))
         (lambda b: [b.__setitem__(a, 255) for a in _remnant], False),
         # A "1" beside the border, not touching it, is still one.
         (lambda b: b.__setitem__((slice(8, 32), slice(29, 33)), 255), True),
+        # Thin inner lines along the top and right borders, joined in the corner: an empty
+        # cell cut a few pixels off (a printed page at 720p, read as a "7" in some frames).
+        (lambda b: [b.__setitem__(a, 255) for a in _corner_lines], False),
+        # A "7" whose bar touches the top edge reaches into the middle: still a digit.
+        (lambda b: [b.__setitem__(a, 255) for a in _seven_at_top], True),
     ],
 )
 def test_isolate_digit_cases(draw, expect_ink):
