@@ -99,6 +99,10 @@ def _print_human(record: dict) -> None:
             print("solution:")
             for line in _format_grid(record["solution"]):
                 print("  " + line)
+        elif record["status"] == "unsure":
+            cells = ", ".join(f"r{i // 9 + 1}c{i % 9 + 1}" for i in record["doubtful"])
+            why = f"cells read with doubt: {cells}" if cells else "more than one solution"
+            print(f"no solution given: the reading is not sure enough ({why})")
         else:
             print(f"no solution: {record['status']}")
     print()

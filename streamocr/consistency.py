@@ -37,6 +37,73 @@ class CheckedReading:
     doubtful: tuple[int, ...] = ()
 
 
+def uniquely_solvable(digits: np.ndarray) -> bool:
+    """Whether a reading has exactly one solution."""
+    result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
+    return result.status == "solved" and bool(result.unique)
+
+
+def valid_unique(digits: np.ndarray) -> bool:
+    """Whether a reading keeps the rules and has exactly one solution."""
+    return not find_conflicts(digits) and uniquely_solvable(digits)
+
+
+def passes_with(digits: np.ndarray, cell: int, value: int) -> bool:
+    """Whether `digits` with `cell` set to `value` keeps the rules and has one solution."""
+    other = digits.copy()
+    other[cell] = value
+    return valid_unique(other)
+
+
+def ambiguous_cell(digits: np.ndarray, solution: np.ndarray, close: np.ndarray) -> int | None:
+    """A cell whose other plausible reading would pass as well, or None.
+
+    `digits` (with exactly one solution, `solution`) is the reading to vouch for; `close`
+    (bool, 81 x 10) marks, per cell, the other classes its evidence does not rule out. A
+    unique solution is weak evidence: a given dropped or swapped for another digit often
+    leaves a puzzle with exactly one solution too. For an empty cell only its solution's
+    digit can pass (any other clashes with the one solution); for a given, its other
+    classes are solved.
+    """
+    shown = digits.astype(np.int64)
+    for cell in np.flatnonzero(close.any(axis=1)):
+        if shown[cell] == 0:
+            if close[cell, solution[cell]]:
+                return int(cell)
+            continue
+        for other in np.flatnonzero(close[cell]):
+            if other != shown[cell] and passes_with(shown, int(cell), int(other)):
+                return int(cell)
+    return None
+
+
+def unvouched(checked: CheckedReading, margin: float) -> tuple[int, ...] | None:
+    """Why one image's solution cannot be vouched for, or None when it can.
+
+    The reading must have exactly one solution, and no given another digit within
+    `margin` nats of its own (log-probability) with which the puzzle would pass as well
+    (`ambiguous_cell`): that reading's one solution would differ. A given that might be
+    empty, or an empty cell that might hold its solution's digit, leaves the solution as
+    it is, so neither withholds it (the video's stabiliser, with many frames of evidence,
+    holds back those readings too).
+
+    Returns:
+        None: vouched for; () : the solution is not unique; else the ambiguous cell.
+    """
+    reading, solution = checked.reading, checked.result.solution
+    if solution is None or not uniquely_solvable(reading.digits):
+        return ()
+    rows = np.arange(81)
+    digits = reading.digits.astype(np.int64)
+    logp = np.log(reading.probabilities.astype(np.float64) + _EPS)
+    close = logp >= (logp[rows, digits] - margin)[:, None]
+    close[rows, digits] = False
+    close[:, 0] = False
+    close[digits == 0] = False
+    cell = ambiguous_cell(digits, solution, close)
+    return None if cell is None else (cell,)
+
+
 def _with_digits(reading: Reading, digits: np.ndarray) -> Reading:
     confidence = reading.probabilities[np.arange(81), digits].astype(np.float32)
     return Reading(

@@ -13,6 +13,7 @@ from .dataset import LabelledPhoto
 from .errors import StreamOCRError
 from .photos import load_image
 from .reader import SudokuReader
+from .solve import solve
 from .types import PuzzleResult
 
 
@@ -24,6 +25,8 @@ class ImageScore:
     found: bool
     wrong_cells: list[tuple[int, int, int]]  # (index, truth, read)
     error: str | None = None
+    solved: bool = False  # a solution was given (the reading vouched for)
+    solved_wrong: bool = False  # ... and it is not the puzzle's
 
     @property
     def fully_right(self) -> bool:
@@ -55,6 +58,16 @@ class EvalReport:
         return sum(s.fully_right for s in self.scores)
 
     @property
+    def solved(self) -> int:
+        """Photos whose solution was given."""
+        return sum(s.solved for s in self.scores)
+
+    @property
+    def solved_wrong(self) -> int:
+        """Photos given a solution that is not their puzzle's (must be 0)."""
+        return sum(s.solved_wrong for s in self.scores)
+
+    @property
     def cell_accuracy(self) -> float:
         """Share of all cells read right (a photo with no grid counts all its cells wrong)."""
         total = 81 * self.images
@@ -74,6 +87,8 @@ class EvalReport:
             "grids_found": self.found,
             "grids_fully_right": self.fully_right,
             "grid_accuracy": round(self.fully_right / self.images, 4) if self.images else 0.0,
+            "solutions_given": self.solved,
+            "wrong_solutions": self.solved_wrong,
             "cell_accuracy": round(self.cell_accuracy, 5),
             "filled_cell_accuracy": round(self.filled_accuracy, 5),
             "seconds_per_image": round(self.seconds / max(1, self.images), 4),
@@ -86,6 +101,8 @@ class EvalReport:
             f"images:              {s['images']}",
             f"grids found:         {s['grids_found']}",
             f"grids fully right:   {s['grids_fully_right']} ({100 * s['grid_accuracy']:.1f}%)",
+            f"solutions given:     {s['solutions_given']}, wrong: {s['wrong_solutions']} "
+            "(the others: no solution, or not sure enough to give one)",
             f"cell accuracy:       {100 * s['cell_accuracy']:.2f}%",
             f"filled-cell accuracy:{100 * s['filled_cell_accuracy']:7.2f}%",
             f"seconds per image:   {s['seconds_per_image']:.3f}",
@@ -139,7 +156,14 @@ def _score(photo: LabelledPhoto, result: PuzzleResult, confusion: np.ndarray) ->
     truth = photo.digits.astype(int)
     np.add.at(confusion, (truth, read), 1)
     wrong = [(int(i), int(truth[i]), int(read[i])) for i in np.flatnonzero(read != truth)]
-    return ImageScore(photo.image_path, True, wrong)
+    solved = result.solution is not None
+    solved_wrong = False
+    if solved:
+        # A misread that leaves the solution as it is (a given read as empty) is not a
+        # wrong solution; any other difference is.
+        truth_solution = solve(photo.digits.astype(np.int8)).solution
+        solved_wrong = truth_solution is None or bool((truth_solution != result.solution).any())
+    return ImageScore(photo.image_path, True, wrong, solved=solved, solved_wrong=solved_wrong)
 
 
 def write_debug(

@@ -27,9 +27,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .config import StabilizeSettings
-from .consistency import CheckedReading, check_reading
+from .consistency import (
+    CheckedReading,
+    ambiguous_cell,
+    check_reading,
+    passes_with,
+    uniquely_solvable,
+    valid_unique,
+)
 from .orientation import orientation_score, rotate_detection, rotation_rows, turn_cells
-from .solve import find_conflicts, solve
+from .solve import solve
 from .types import DIGIT_CLASSES, GridDetection, PuzzleResult, Reading
 
 UNDECIDED = -1  # the shown class of a cell whose evidence is not yet conclusive
@@ -109,23 +116,6 @@ def _tally_recall(
     return best
 
 
-def _valid_unique(digits: np.ndarray) -> bool:
-    """Whether a reading keeps the rules and has exactly one solution."""
-    return not find_conflicts(digits) and _uniquely_solvable(digits)
-
-
-def _passes_with(digits: np.ndarray, cell: int, value: int) -> bool:
-    """Whether `digits` with `cell` set to `value` keeps the rules and has one solution."""
-    other = digits.copy()
-    other[cell] = value
-    return _valid_unique(other)
-
-
-def _uniquely_solvable(digits: np.ndarray) -> bool:
-    result = solve(digits.astype(np.int8), check_unique=True, max_steps=20_000)
-    return result.status == "solved" and bool(result.unique)
-
-
 class CellEvidence:
     """The decayed evidence of the 81 cells of one orientation and the class each shows.
 
@@ -178,8 +168,8 @@ class CellEvidence:
         # with one solution into one with none or many is a misread frame run (blur, glare
         # hiding a digit), not a change on the page: the reading shown stays. A different
         # puzzle is noticed by the board, which starts afresh.
-        if (before != UNDECIDED).all() and _uniquely_solvable(before):
-            if not ((self.shown != UNDECIDED).all() and _uniquely_solvable(self.shown)):
+        if (before != UNDECIDED).all() and uniquely_solvable(before):
+            if not ((self.shown != UNDECIDED).all() and uniquely_solvable(self.shown)):
                 self.shown = before
 
     def confirm_if_solvable(
@@ -305,7 +295,7 @@ class CellEvidence:
         for _, classes in combos:
             digits = base.copy()
             digits[undecided] = classes
-            if not _valid_unique(digits):
+            if not valid_unique(digits):
                 continue
             for i, cell in enumerate(undecided):
                 if classes[i] == 0:
@@ -322,7 +312,7 @@ class CellEvidence:
                 # Another digit read in some frame, or close behind on the evidence, that
                 # would pass too: the rules cannot choose between them; the evidence decides.
                 rivals = np.flatnonzero(self._rivals(cell, s.settle_empty_margin)[0]) + 1
-                if any(_passes_with(digits, cell, r) for r in rivals if r != classes[i]):
+                if any(passes_with(digits, cell, r) for r in rivals if r != classes[i]):
                     return
                 # A digit for a cell wavering with empty (empty among its two leading
                 # classes): if empty would pass too, the rules decide nothing unless the
@@ -330,21 +320,16 @@ class CellEvidence:
                 if 0 not in order[i, :2]:
                     continue
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
-                if lead < s.settle_empty_margin and _passes_with(digits, cell, 0):
+                if lead < s.settle_empty_margin and passes_with(digits, cell, 0):
                     return
             self.shown[undecided] = classes
             return
 
     def ambiguous_cell(self, digits: np.ndarray, solution: np.ndarray) -> int | None:
-        """A cell whose evidence does not rule out a reading of it that would pass too.
-
-        `digits` (with exactly one solution, `solution`) is what would be shown. A unique
-        solution is weak evidence: a given dropped or swapped for another digit often
-        leaves a puzzle with exactly one solution too. For each cell, every other class
-        within `vouch_margin` nats of the shown one on the evidence is tried: for an
-        empty cell only its solution's digit can pass (any other clashes with the one
-        solution), for a given its other classes are solved. An empty cell read as its
-        solution's digit in a fifth of its frames counts as close too. None: no such cell.
+        """A cell whose evidence does not rule out a reading of it that would pass too
+        (`consistency.ambiguous_cell`): every other class within `vouch_margin` nats of the
+        shown one on the evidence is tried, and an empty cell read as its solution's digit
+        in a fifth of its frames counts as close too. None: no such cell.
         """
         margin = self.settings.vouch_margin
         rows = np.arange(81)
@@ -356,15 +341,7 @@ class CellEvidence:
         empty = np.flatnonzero(shown == 0)
         close[empty, solution[empty]] |= self._read_as(empty, solution[empty])
         close[rows, shown] = False
-        for cell in np.flatnonzero(close.any(axis=1)):
-            if shown[cell] == 0:
-                if close[cell, solution[cell]]:
-                    return int(cell)
-                continue
-            for other in np.flatnonzero(close[cell]):
-                if _passes_with(shown, cell, int(other)):
-                    return int(cell)
-        return None
+        return ambiguous_cell(shown, solution, close)
 
     def _read_as(self, cells: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """bool per cell: read as its class (top, p >= 0.5) in a fifth of its frames, two
@@ -621,7 +598,7 @@ class Stabilizer:
         cells = board.cells
         if s.recall_frames == 0 or board.locked is None or not cells.decided.all():
             return
-        if not _uniquely_solvable(cells.shown):
+        if not uniquely_solvable(cells.shown):
             return
         digits = cells.shown.copy()
         self._remembered[digits.tobytes()] = (digits, self._clock)
@@ -698,7 +675,7 @@ class Stabilizer:
         key = digits.tobytes()
         if board.vouched == key:
             return True
-        if not _uniquely_solvable(digits):
+        if not uniquely_solvable(digits):
             return False
         if board.cells.ambiguous_cell(digits, checked.result.solution) is not None:
             return False

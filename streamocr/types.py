@@ -20,6 +20,10 @@ class Status(StrEnum):
         UNSOLVABLE: the reading follows the rules but has no solution.
         GAVE_UP: the solver's step budget ran out (valid newspaper puzzles never hit it).
         PENDING: video only: the evidence over frames has not yet confirmed the reading.
+        UNSURE: one image's reading has a solution, but it cannot be vouched for: the
+            solution is not unique, or a cell read with doubt would pass the rules read
+            otherwise too (its cells are in `doubtful`). No solution is given: a wrong
+            digit written in from a misread is the worst thing to show.
     """
 
     NOT_FOUND = "not_found"
@@ -28,6 +32,7 @@ class Status(StrEnum):
     UNSOLVABLE = "unsolvable"
     GAVE_UP = "gave_up"
     PENDING = "pending"
+    UNSURE = "unsure"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def test_validation_accuracy_holds(photos_dir, folder, validation_figures):
     assert measured["grids_found"] >= baseline["grids_found"]
     assert measured["grids_fully_right"] >= baseline["grids_fully_right"]
     assert measured["cell_accuracy"] >= baseline["cell_accuracy"] - CELL_TOLERANCE
+    # Never a wrong solution; and no fewer solutions given than the baseline.
+    assert measured["wrong_solutions"] == 0
+    assert measured["solutions_given"] >= baseline.get("solutions_given", 0)
 
 
 @pytest.fixture(scope="module")

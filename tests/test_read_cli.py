@@ -102,3 +102,22 @@ def test_setup_errors_are_one_line(args, message, code):
     assert proc.returncode == code
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_unsure_reading_says_why_no_solution_is_given(capsys):
+    from streamocr.cli import _print_human
+
+    record = {
+        "path": "page.jpg",
+        "error": None,
+        "found": True,
+        "digits": PUZZLE,
+        "solution": None,
+        "status": "unsure",
+        "doubtful": [25, 40],
+    }
+    _print_human(record)
+    out = capsys.readouterr().out
+    assert "no solution given: the reading is not sure enough" in out
+    assert "r3c8, r5c5" in out
+    assert SOLUTION not in out.replace(" ", "").replace("\n", "")
