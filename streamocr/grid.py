@@ -403,8 +403,10 @@ def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray
     return profile[starts[:, None] + np.arange(2 * reach + 1)].max(axis=1)
 
 
+_BOX_LINES = 0.3  # box lines and borders this dark (of the grid's contrast) in both directions
 _LINE_CELL_MAX = 24  # pixels per cell at most when `line_score` warps a candidate
-_LINE_CANDIDATES = 10  # outlines `line_score` looks at when the binarised search found none
+_LINE_CANDIDATES = 30  # outlines `line_score` looks at when the binarised search found none
+_LINE_PLACES = 8  # ... in this many places at most (the largest)
 _SECOND_LOOK_MOVE = 0.8  # cells a corner may move when the second look finds the borders again
 _SECOND_LOOK_AGAIN = 0.2  # cells moved beyond which the borders are looked for once more
 
@@ -447,7 +449,7 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     starts = np.arange(10) * cell - reach
     starts[0], starts[-1] = 0, size - 2 * reach  # the borders, inside the warp
     paper = np.ones((1, cell // 2 | 1), np.uint8)
-    scores = []
+    thins, strongs = [], []
     for view in (probe, probe.T):  # the vertical lines, then the horizontal ones
         darker = cv2.subtract(cv2.dilate(view, paper), view)[::2]
         # Each line's median along it (rows of the transpose: partition is fastest on
@@ -458,12 +460,22 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
         lines = _line_ink(profile, starts, reach)
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
         floor = float(np.percentile(between, 75))
-        thin = float(np.sort(lines[[1, 2, 4, 5, 7, 8]])[1]) - floor
-        strong = float(lines[[0, 3, 6, 9]].min()) - floor
-        scores.append(min(thin, strong / 4))
-        if scores[-1] < least:
-            break
-    return max(0.0, min(scores))
+        thins.append(float(np.sort(lines[[1, 2, 4, 5, 7, 8]])[1]) - floor)
+        strongs.append(float(lines[[0, 3, 6, 9]].min()) - floor)
+        if len(thins) == 1:
+            # The most the score can reach after the first direction (see below).
+            reach_at_most = strongs[0] / 4
+            if thins[0] <= 0 or strongs[0] < _BOX_LINES:
+                reach_at_most = min(thins[0], reach_at_most)
+            if reach_at_most < least:
+                return max(0.0, min(thins[0], strongs[0] / 4))
+    score = min(min(thins), min(strongs) / 4)
+    # Faint thin lines, blurred across in one direction (motion), may fade to the paper's
+    # level there while the box lines and borders stand out in both: such a lattice
+    # counts on its clearer direction's thin lines, the other's only above the paper.
+    if min(strongs) >= _BOX_LINES and min(thins) > 0:
+        score = max(score, min(max(thins), min(strongs) / 4))
+    return max(0.0, score)
 
 
 def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:
@@ -616,14 +628,25 @@ class GridFinder:
         """
         quads = [quad for quad, extrapolated in candidates if not extrapolated] + lattices
         quads.sort(key=lambda q: cv2.contourArea(q), reverse=True)
+        # The outlines of the largest few places, every variant of each: the renderings
+        # find a page's edge many times over (cut by a cable, a corner rounded off), and
+        # only one variant of a grid's outline may be the true one (the others run into a
+        # title printed against the border).
         seen: set[bytes] = set()
+        places: list[np.ndarray] = []
         largest = []
         for quad in quads:
             key = _outline_key(quad)
-            if key not in seen:
-                seen.add(key)
-                largest.append(quad)
-        largest = largest[:_LINE_CANDIDATES]
+            if key in seen:
+                continue
+            seen.add(key)
+            if not any(_same_place(quad, place) for place in places):
+                if len(places) == _LINE_PLACES:
+                    continue
+                places.append(quad)
+            largest.append(quad)
+            if len(largest) == _LINE_CANDIDATES:
+                break
         best, best_quad = self.settings.min_line_score, None
         for quad in largest:
             value = line_score(gray, quad / scale, least=best)
@@ -656,6 +679,13 @@ class GridFinder:
         if structure_score(binarize(fit.patch), fit.refined) < self.settings.min_score:
             return None
         return fit.corners
+
+
+def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two outlines cover nearly the same area (their overlap over the larger)."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    return inter >= 0.85 * max(cv2.contourArea(a), cv2.contourArea(b))
 
 
 def _outline_key(quad: np.ndarray) -> bytes:

@@ -290,6 +290,24 @@ def test_a_grid_whose_thin_lines_fade_into_the_paper_is_found_by_its_lines_on_th
     assert line_score(gray, photo.corners - photo.corners.min(axis=0) - 10) == 0.0
 
 
+@pytest.mark.parametrize("across", [195, 205])
+def test_a_grid_whose_thin_lines_are_lost_in_one_direction_is_found_by_the_other(across):
+    # Faint thin lines blurred away across a sideways motion (a real page filmed hand-held
+    # in dim light, readable by eye): the box lines stand out both ways, the thin lines
+    # one way only; the lattice counts on them.
+    from streamocr.grid import line_score
+    from streamocr.preprocess import ink_gray
+
+    photo = faint_lines_photo(thin=150, thin_vertical=across)
+    detection = GridFinder().detect(photo.image)
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 4.0
+    gray = ink_gray(photo.image)
+    step = (photo.corners[1] - photo.corners[0]) / 9
+    for shifted in (photo.corners + step, photo.corners - step):
+        assert line_score(gray, shifted) < GridFinderSettings().min_line_score
+
+
 def test_a_lattice_of_boxes_without_thin_lines_is_not_a_grid():
     # Thin lines printed at the paper's own gray: only the 3 x 3 boxes remain, which many
     # things are (a window, a table); nothing is reported.

@@ -110,12 +110,15 @@ def synthetic_photo(seed: int = 0, digits: str = PUZZLE, **scene_kwargs) -> Synt
     return SyntheticPhoto(scene, digits, corners)
 
 
-def faint_lines_photo(thin: int = 150, seed: int = 0) -> SyntheticPhoto:
+def faint_lines_photo(
+    thin: int = 150, seed: int = 0, thin_vertical: int | None = None
+) -> SyntheticPhoto:
     """A small, dim, blurred, noisy 1280x720 frame of a grid whose thin lines are faint.
 
     The box lines and the border are black; the thin lines are printed at gray `thin`
     (0 black, 245 the paper), so dimmed, blurred and noisy they fade into the paper at
-    the grid search's working resolution (the hard footage of issue 14).
+    the grid search's working resolution (the hard footage of issue 14). `thin_vertical`
+    prints the vertical thin lines at another gray (those a sideways motion blurs away).
     """
     cell, margin = 40, 30
     side = 9 * cell
@@ -129,8 +132,10 @@ def faint_lines_photo(thin: int = 150, seed: int = 0) -> SyntheticPhoto:
             )
     for k in range(10):
         p = k * cell
-        color, width = ((20, 20, 20), 3) if k % 3 == 0 else ((thin, thin, thin), 1)
+        across = thin if thin_vertical is None else thin_vertical
+        color, width = ((20, 20, 20), 3) if k % 3 == 0 else ((across,) * 3, 1)
         cv2.line(page, (p, 0), (p, side), color, width)
+        color = (20, 20, 20) if k % 3 == 0 else (thin, thin, thin)
         cv2.line(page, (0, p), (side, p), color, width)
     paper = cv2.copyMakeBorder(
         page, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(245, 245, 245)
