@@ -661,8 +661,9 @@ class GridFinder:
 
     def _placed(self, gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
         """`corners` with their borders found again on the gray frame (`borders.find_borders`,
-        twice when the first moves them far), when the outline there scores as a grid; else
-        None (a border at the frame's edge or beyond, or one that shows no line)."""
+        twice when the first moves them far), when the outline there scores as a grid (its
+        binarised inside, or its lines on the gray: `line_score`); else None (a border at
+        the frame's edge or beyond, or one that shows no line)."""
         height, width = gray.shape[:2]
         if at_edge(corners, width, height):
             return None
@@ -676,9 +677,14 @@ class GridFinder:
                 return None
         if at_edge(fit.corners, width, height):
             return None
-        if structure_score(binarize(fit.patch), fit.refined) < self.settings.min_score:
-            return None
-        return fit.corners
+        if structure_score(binarize(fit.patch), fit.refined) >= self.settings.min_score:
+            return fit.corners
+        # Faint thin lines the threshold loses: their lines on the gray patch (as the
+        # verifier checks a followed grid).
+        least = self.settings.min_line_score
+        if least and line_score(fit.patch, fit.refined, least=least) >= least:
+            return fit.corners
+        return None
 
 
 def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
