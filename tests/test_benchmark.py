@@ -72,9 +72,12 @@ def test_bench_streams_prints_a_line_per_count(tiny_clip, capsys):
         if found:
             rows[int(found[1])] = [float(v) for v in found.groups()[1:]]
     assert sorted(rows) == [1, 2]
-    for fps, ratio, alone, calls, ms, cells in rows.values():
+    for streams, (fps, ratio, alone, calls, ms, cells) in rows.items():
         assert fps > 0 and alone > 0 and ratio > 0
-        assert calls >= 1 and ms > 0 and cells >= 81
+        # At most one call a frame (the shared stage batches what is waiting), each padded
+        # to 16 cells at least (only inked cells go to the model, so a call of one frame
+        # whose board is known holds fewer than 81).
+        assert 1 <= calls <= 12 * streams and ms > 0 and cells >= 16
     assert "peak RSS per extra stream" in out
 
 
@@ -90,7 +93,8 @@ def test_bench_streams_json_gives_the_fields(tiny_clip, capsys):
     assert row["fps"] == pytest.approx(row["frames"] / row["wall_s"], 0.02)
     assert row["ratio"] == pytest.approx(row["fps"] / row["single_fps"], 0.02)
     assert row["model_calls"] >= 1 and row["model_ms_per_call"] > 0
-    assert row["cells_per_call"] >= 81 and row["peak_rss_mb"] > 0
+    assert row["model_calls"] <= row["frames"] and row["cells_per_call"] >= 16
+    assert row["peak_rss_mb"] > 0
     assert report["rss_mb_per_extra_stream"] is None  # one count: nothing to compare
     assert report["providers"] and report["machine"]["cores_used"] >= 1
 
