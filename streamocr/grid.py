@@ -426,8 +426,8 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     and borders (3, 6, 0, 9) above it, in both directions. An outline shifted by a cell
     puts a border on a thin line or on blank paper and a thin line on a box line's place;
     a table, text or a desk has no such lattice. Only outlines wholly inside the image are
-    measured (0 otherwise). With `least`, an outline whose first direction already scores
-    below it returns that score without measuring the second.
+    measured (0 otherwise). With `least`, an outline whose first direction already keeps
+    its score below it returns that direction's score without measuring the second.
     """
     corners = np.asarray(corners, np.float32)
     height, width = gray.shape[:2]
@@ -449,8 +449,10 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     starts = np.arange(10) * cell - reach
     starts[0], starts[-1] = 0, size - 2 * reach  # the borders, inside the warp
     paper = np.ones((1, cell // 2 | 1), np.uint8)
-    thins, strongs = [], []
-    for view in (probe, probe.T):  # the vertical lines, then the horizontal ones
+
+    def thin_and_strong(view: np.ndarray) -> tuple[float, float]:
+        """The second-weakest thin line and the weakest box line or border of one direction
+        (the columns of `view`), above the darkness between the lines."""
         darker = cv2.subtract(cv2.dilate(view, paper), view)[::2]
         # Each line's median along it (rows of the transpose: partition is fastest on
         # contiguous float rows).
@@ -460,21 +462,25 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
         lines = _line_ink(profile, starts, reach)
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
         floor = float(np.percentile(between, 75))
-        thins.append(float(np.sort(lines[[1, 2, 4, 5, 7, 8]])[1]) - floor)
-        strongs.append(float(lines[[0, 3, 6, 9]].min()) - floor)
-        if len(thins) == 1:
-            # The most the score can reach after the first direction (see below).
-            reach_at_most = strongs[0] / 4
-            if thins[0] <= 0 or strongs[0] < _BOX_LINES:
-                reach_at_most = min(thins[0], reach_at_most)
-            if reach_at_most < least:
-                return max(0.0, min(thins[0], strongs[0] / 4))
-    score = min(min(thins), min(strongs) / 4)
+        thin = float(np.sort(lines[[1, 2, 4, 5, 7, 8]])[1]) - floor
+        return thin, float(lines[[0, 3, 6, 9]].min()) - floor
+
+    thin_v, strong_v = thin_and_strong(probe)  # the vertical lines
+    # The most the score can reach (see below): a quarter of these box lines, and no more
+    # than these thin lines unless the lattice rule may still count the other direction's.
+    most = strong_v / 4
+    if thin_v <= 0 or strong_v < _BOX_LINES:
+        most = min(thin_v, most)
+    if most < least:
+        return max(0.0, min(thin_v, strong_v / 4))
+    thin_h, strong_h = thin_and_strong(probe.T)  # the horizontal ones
+    thin, strong = min(thin_v, thin_h), min(strong_v, strong_h)
+    score = min(thin, strong / 4)
     # Faint thin lines, blurred across in one direction (motion), may fade to the paper's
     # level there while the box lines and borders stand out in both: such a lattice
     # counts on its clearer direction's thin lines, the other's only above the paper.
-    if min(strongs) >= _BOX_LINES and min(thins) > 0:
-        score = max(score, min(max(thins), min(strongs) / 4))
+    if strong >= _BOX_LINES and thin > 0:
+        score = max(score, min(max(thin_v, thin_h), strong / 4))
     return max(0.0, score)
 
 
@@ -677,14 +683,27 @@ class GridFinder:
                 return None
         if at_edge(fit.corners, width, height):
             return None
-        if structure_score(binarize(fit.patch), fit.refined) >= self.settings.min_score:
-            return fit.corners
-        # Faint thin lines the threshold loses: their lines on the gray patch (as the
-        # verifier checks a followed grid).
-        least = self.settings.min_line_score
-        if least and line_score(fit.patch, fit.refined, least=least) >= least:
-            return fit.corners
-        return None
+        settings = self.settings
+        if patch_score(fit.patch, fit.refined, settings.min_score, settings.min_line_score) is None:
+            return None
+        return fit.corners
+
+
+def patch_score(
+    patch: np.ndarray, refined: np.ndarray, min_score: float, min_line_score: float
+) -> float | None:
+    """How an outline whose borders were found again (`borders.find_borders`: the gray
+    `patch` around it and the outline `refined` in it) scores as a grid, or None when it
+    does not: its binarised inside's structure score when that reaches `min_score`; else
+    `min_score` when its lines on the gray patch reach `min_line_score` (faint thin lines
+    the threshold loses; 0: not looked at). The search's placement and the verifier of a
+    followed grid both judge with it."""
+    score = structure_score(binarize(patch), refined)
+    if score >= min_score:
+        return score
+    if min_line_score and line_score(patch, refined, least=min_line_score) >= min_line_score:
+        return min_score
+    return None
 
 
 def _same_place(a: np.ndarray, b: np.ndarray) -> bool:

@@ -17,8 +17,7 @@ import cv2
 import numpy as np
 
 from .borders import find_borders
-from .grid import _refine_corners, at_edge, homography_for, line_score, structure_score
-from .preprocess import binarize
+from .grid import _refine_corners, at_edge, homography_for, patch_score
 from .types import GridDetection
 
 _MAX_MOVE_CELLS = 0.35  # a border found further than this from the prediction: not verified
@@ -76,12 +75,10 @@ class OutlineVerifier:
         fit = find_borders(gray, corners)
         if fit is None or fit.moved > _MAX_MOVE_CELLS:
             return None
-        score = structure_score(binarize(fit.patch), fit.refined)
-        if score < self.min_score:
-            # Faint thin lines (dim, blurred footage): the search's second look.
-            if not self.min_line_score or line_score(fit.patch, fit.refined) < self.min_line_score:
-                return None
-            score = self.min_score
+        # Faint thin lines (dim, blurred footage) count as the search's second look does.
+        score = patch_score(fit.patch, fit.refined, self.min_score, self.min_line_score)
+        if score is None:
+            return None
         found = _refine_corners(gray, fit.corners)
         return GridDetection(
             corners=found,
