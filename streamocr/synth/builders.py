@@ -130,13 +130,12 @@ def faint_lines_photo(
             cv2.putText(
                 page, ch, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, (40, 40, 40), 2, cv2.LINE_AA
             )
+    across = thin if thin_vertical is None else thin_vertical
     for k in range(10):
-        p = k * cell
-        across = thin if thin_vertical is None else thin_vertical
-        color, width = ((20, 20, 20), 3) if k % 3 == 0 else ((across,) * 3, 1)
-        cv2.line(page, (p, 0), (p, side), color, width)
-        color = (20, 20, 20) if k % 3 == 0 else (thin, thin, thin)
-        cv2.line(page, (0, p), (side, p), color, width)
+        p, box = k * cell, k % 3 == 0
+        width = 3 if box else 1
+        cv2.line(page, (p, 0), (p, side), (20,) * 3 if box else (across,) * 3, width)
+        cv2.line(page, (0, p), (side, p), (20,) * 3 if box else (thin,) * 3, width)
     paper = cv2.copyMakeBorder(
         page, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(245, 245, 245)
     )
