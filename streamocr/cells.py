@@ -46,7 +46,9 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     paper = cv2.dilate(gray, np.ones((k, k), np.uint8))
     paper = cv2.GaussianBlur(paper, (k, k), 0).astype(np.float32)
     darkness = np.maximum(paper - gray.astype(np.float32), 0)
-    contrast = np.percentile(darkness, 99.5) + 1e-3
+    # `darkness` holds whole levels (both images are uint8): their histogram gives the
+    # percentile numpy would, without sorting the grid's pixels.
+    contrast = _levels_percentile(darkness.reshape(1, -1), 99.5)[0] + 1e-3
     binary = threshold_cells(gray, cell_px)
     _level_shaded_cells(gray, cell_px, paper, contrast, darkness, binary)
     strength = np.clip(darkness / contrast, 0, 1)
@@ -150,11 +152,36 @@ def _level_shaded_cells(
 
 def _per_cell_percentile(image: np.ndarray, cell_px: int, q: float, step: int = 1) -> np.ndarray:
     """(rows, cols) of cells: the `q` percentile of each cell's pixels (of every `step`-th
-    row and column)."""
+    row and column); the image holds whole levels 0..255."""
     nr, nc = image.shape[0] // cell_px, image.shape[1] // cell_px
     cells = image[: nr * cell_px, : nc * cell_px].reshape(nr, cell_px, nc, cell_px)
     cells = cells[:, ::step, :, ::step]
-    return np.percentile(cells.transpose(0, 2, 1, 3).reshape(nr, nc, -1), q, axis=2)
+    return _levels_percentile(cells.transpose(0, 2, 1, 3).reshape(nr * nc, -1), q).reshape(nr, nc)
+
+
+def _levels_percentile(levels: np.ndarray, q: float) -> np.ndarray:
+    """The `q` percentile of each row of `levels` (whole numbers 0..255, uint8 or float),
+    as `np.percentile(levels, q, axis=1)` gives it (its linear method, dtype and rounding),
+    read off each row's histogram instead of partially sorting it."""
+    groups, n = levels.shape
+    # Each row's levels binned apart (small integers: far quicker to convert than to intp).
+    kind: type[np.integer] = np.uint16 if groups <= 256 else np.int64
+    offsets: np.ndarray = 256 * np.arange(groups, dtype=kind)
+    bins = levels.astype(kind) + offsets[:, None]
+    below = np.bincount(bins.ravel(), minlength=256 * groups).reshape(groups, 256).cumsum(axis=1)
+    virtual = (n - 1) * (q / 100)
+    rank = int(np.floor(virtual))
+    gamma = float(virtual - rank)
+    # The values at sorted positions `rank` and the next: how many levels have at most
+    # that many values at or below them.
+    a = (below <= rank).sum(axis=1).astype(levels.dtype)
+    b = (below <= min(rank + 1, n - 1)).sum(axis=1).astype(levels.dtype)
+    # numpy's `_lerp`, with a weak Python float for the weight.
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    if gamma >= 0.5:
+        out = np.subtract(b, diff * (1 - gamma), out=out, casting="unsafe", dtype=out.dtype)
+    return out
 
 
 def _bridged(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -174,7 +201,8 @@ def isolate_digit(
     min_ink_frac: float = MIN_INK_FRAC,
     min_height_frac: float = MIN_HEIGHT_FRAC,
 ) -> tuple[np.ndarray, bool]:
-    """Isolate the digit in one cell and render it as a model input.
+    """Isolate the digit in one cell and render it as a model input (`isolate_digits` of
+    one cell).
 
     Args:
         binary: uint8 (s, s) ink mask of the cell, grid lines included.
@@ -185,11 +213,57 @@ def isolate_digit(
     Returns:
         The (28, 28) float32 model input and whether the cell holds digit-like ink.
     """
-    s = binary.shape[0]
-    out = np.zeros((MODEL_SIDE, MODEL_SIDE), np.float32)
-    if cv2.countNonZero(binary) < min_ink_frac * s * s:
-        return out, False  # too little ink for any digit (the same answer as below, sooner)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    inputs, has_ink = isolate_digits(binary, strength, 1, 1, min_ink_frac, min_height_frac)
+    return inputs[0], bool(has_ink[0])
+
+
+def isolate_digits(
+    binary: np.ndarray,
+    strength: np.ndarray,
+    rows: int = 9,
+    cols: int = 9,
+    min_ink_frac: float = MIN_INK_FRAC,
+    min_height_frac: float = MIN_HEIGHT_FRAC,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Isolate the digit in each cell of a warped grid and render it as a model input.
+
+    Every cell's ink is split into its connected components (one labelling for the whole
+    grid: the cells are laid out with a blank line between them, so no component crosses
+    a cell's border), the components that are grid-line remnants or specks are dropped
+    (each test below is on one component, in its cell's coordinates), and what is left in
+    a cell is its digit, if it covers enough of the cell and stands tall enough.
+
+    Args:
+        binary: uint8 (rows * s, cols * s) ink mask of the cells, grid lines included.
+        strength: float32, the same shape: ink strength, 0..1.
+        rows, cols: the cells, each s x s pixels.
+        min_ink_frac: the smallest share of the cell the digit's ink must cover.
+        min_height_frac: the smallest digit height, as a share of the cell's side.
+
+    Returns:
+        float32 (rows * cols, 28, 28) model inputs and bool (rows * cols,) whether each
+        cell holds digit-like ink, cells row by row.
+    """
+    s = binary.shape[0] // rows
+    n = rows * cols
+    out = np.zeros((n, MODEL_SIDE, MODEL_SIDE), np.float32)
+    has_ink = np.zeros(n, bool)
+    p = s + 1  # a cell and the blank line after it
+    canvas = np.zeros((rows, p, cols, p), np.uint8)
+    canvas[:, :s, :, :s] = binary[: rows * s, : cols * s].reshape(rows, s, cols, s)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        canvas.reshape(rows * p, cols * p), connectivity=8
+    )
+    if count <= 1:
+        return out, has_ink
+    stats = stats[1:].astype(np.int64)
+    row, col = stats[:, 1] // p, stats[:, 0] // p
+    x, y = stats[:, 0] - col * p, stats[:, 1] - row * p  # in the cell
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    # OpenCV's centroids are whole sums of coordinates over the area: the sums moved into
+    # the cell give the centroids labelling the cell alone would (to the last bit).
+    cx = (np.rint(centroids[1:, 0] * area) - col * p * area) / area
+    cy = (np.rint(centroids[1:, 1] * area) - row * p * area) / area
     lo, hi = 0.22 * s, 0.78 * s  # the central region a digit must reach into
     # Ink of each component inside the middle half of the cell: a digit, even one cut a
     # little off its centre, always enters it; grid lines that run along two of the cell's
@@ -198,77 +272,90 @@ def isolate_digit(
     # it. (A small fragment of a broken digit may lie outside it too: the test is only for
     # ink that touches the cell's edge or spans half the cell.)
     m0, m1 = s // 4, s - s // 4
-    middle = np.bincount(labels[m0:m1, m0:m1].ravel(), minlength=count)
-    keep = []
-    for i in range(1, count):
-        x, y, w, h, area = stats[i]
-        if area < 0.004 * s * s:
-            continue
+    cells_of_labels = labels.reshape(rows, p, cols, p)[:, m0:m1, :, m0:m1]
+    middle = np.bincount(cells_of_labels.ravel(), minlength=count)[1:]
+    touches = (x == 0) | (y == 0) | (x + w == s) | (y + h == s)
+    longest = np.maximum(w, h)
+    drop = (
+        (area < 0.004 * s * s)
         # Grid-line remnants: long and thin along the cell's border.
-        if (w > 0.7 * s and h < 0.2 * s) or (h > 0.85 * s and w < 0.2 * s):
-            continue
-        if (
-            h < 0.2 * s
-            and w < 0.2 * s
-            and not (lo < centroids[i][0] < hi and lo < centroids[i][1] < hi)
-        ):
-            continue
+        | ((w > 0.7 * s) & (h < 0.2 * s))
+        | ((h > 0.85 * s) & (w < 0.2 * s))
+        # Specks away from the centre.
+        | ((h < 0.2 * s) & (w < 0.2 * s) & ~((lo < cx) & (cx < hi) & (lo < cy) & (cy < hi)))
         # Remnants of the lines where they cross, or of a thick border line: small ink
         # touching the cell's edge, its mass within a fifth of the cell from an edge. A
         # digit that touches the edge (large, or merged with a line) is taller and has its
         # mass further in.
-        cx, cy = centroids[i]
-        touches = x == 0 or y == 0 or x + w == s or y + h == s
-        if touches and max(w, h) < 0.45 * s and min(cx, s - cx, cy, s - cy) < 0.2 * s:
-            continue
+        | (touches & (longest < 0.45 * s) & (np.minimum.reduce([cx, s - cx, cy, s - cy]) < 0.2 * s))
         # A grid line's remnant along the cell's border (where lines cross, or a bent outer
         # line the removal missed): narrow across the border it touches, its mass hugging
         # it. A digit, even one merged with the line, has its mass further in.
-        if _hugs_border(x, w, cx, s) or _hugs_border(y, h, cy, s):
-            continue
-        if x + w < lo or x > hi or y + h < lo or y > hi:
-            continue
-        if middle[i] == 0 and (touches or max(w, h) >= 0.5 * s):
-            continue
-        keep.append(i)
-    if not keep:
-        return out, False
-    # The kept components are disjoint: their ink is the sum of their areas, their extent
-    # the union of their boxes (read off the stats, not the pixels).
-    kept = stats[keep]
-    if kept[:, cv2.CC_STAT_AREA].sum() < min_ink_frac * s * s:
-        return out, False
-    x0, y0 = kept[:, cv2.CC_STAT_LEFT].min(), kept[:, cv2.CC_STAT_TOP].min()
-    x1 = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
-    y1 = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
-    if (y1 - y0) < min_height_frac * s:
-        return out, False  # a dot or a dash, not a digit
+        | _hugs_border(x, w, cx, s)
+        | _hugs_border(y, h, cy, s)
+        # Ink that never reaches the central region.
+        | (x + w < lo)
+        | (x > hi)
+        | (y + h < lo)
+        | (y > hi)
+        | ((middle == 0) & (touches | (longest >= 0.5 * s)))
+    )
+    keep = ~drop
+    cell = (row * cols + col)[keep]
+    # The kept components are disjoint: a cell's ink is the sum of their areas, its digit's
+    # extent the union of their boxes (read off the stats, not the pixels).
+    ink = np.bincount(cell, weights=area[keep], minlength=n)
+    x0, y0 = np.full(n, s), np.full(n, s)
+    x1, y1 = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    np.minimum.at(x0, cell, x[keep])
+    np.minimum.at(y0, cell, y[keep])
+    np.maximum.at(x1, cell, (x + w)[keep])
+    np.maximum.at(y1, cell, (y + h)[keep])
+    # Enough ink, and not a dot or a dash.
+    digits = (ink >= min_ink_frac * s * s) & (y1 - y0 >= min_height_frac * s)
+    if not digits.any():
+        return out, has_ink
     chosen = np.zeros(count, np.uint8)
-    chosen[keep] = 1
-    mask = chosen[labels]
-    mask_grown = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
-    digit = (strength * mask_grown)[y0:y1, x0:x1]
-    peak = digit.max()
-    if peak <= 0:
-        return out, False
-    # Scaled to full brightness, unless the cell's darkest ink is faint next to the grid's
-    # ink (print showing through from the back of the page): that faintness is kept.
-    digit = digit / max(peak, FAINT_PEAK)
+    chosen[1:][keep] = digits[cell]
+    # Grown by a pixel (into the blank lines, never into the next cell).
+    grown = cv2.dilate(chosen[labels], np.ones((3, 3), np.uint8))
+    grown = grown.reshape(rows, p, cols, p)[:, :s, :, :s]
+    for i in np.flatnonzero(digits):
+        r, c = divmod(int(i), cols)
+        top, bottom, left, right = int(y0[i]), int(y1[i]), int(x0[i]), int(x1[i])
+        box = strength[r * s + top : r * s + bottom, c * s + left : c * s + right]
+        digit = box * (grown[r, top:bottom, c, left:right] > 0)
+        peak = digit.max()
+        if peak <= 0:
+            continue
+        has_ink[i] = True
+        # Scaled to full brightness, unless the cell's darkest ink is faint next to the
+        # grid's ink (print showing through from the back of the page): that faintness is
+        # kept.
+        out[i] = _rendered(digit / max(peak, FAINT_PEAK))
+    return out, has_ink
+
+
+def _rendered(digit: np.ndarray) -> np.ndarray:
+    """A model input: `digit` (strength 0..1, cut to its box) scaled to fit the digit box
+    and centred."""
+    out = np.zeros((MODEL_SIDE, MODEL_SIDE), np.float32)
     h, w = digit.shape
     scale = _DIGIT_BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     digit = cv2.resize(digit, (nw, nh), interpolation=cv2.INTER_AREA)
     top, left = (MODEL_SIDE - nh) // 2, (MODEL_SIDE - nw) // 2
     out[top : top + nh, left : left + nw] = digit
-    return out, True
+    return out
 
 
-def _hugs_border(start: int, extent: int, centre: float, s: int) -> bool:
+def _hugs_border(start: np.ndarray, extent: np.ndarray, centre: np.ndarray, s: int) -> np.ndarray:
     """Whether ink spanning [start, start + extent) with its mass at `centre`, along one
-    axis of a cell of side `s`, touches one border, is narrow across it and hugs it."""
-    if extent >= 0.35 * s:
-        return False
-    return (start == 0 and centre < 0.12 * s) or (start + extent == s and s - centre < 0.12 * s)
+    axis of a cell of side `s`, touches one border, is narrow across it and hugs it (per
+    component)."""
+    at_start = (start == 0) & (centre < 0.12 * s)
+    at_end = (start + extent == s) & (s - centre < 0.12 * s)
+    return (extent < 0.35 * s) & (at_start | at_end)
 
 
 def cell_inputs_from_warped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,13 +366,8 @@ def cell_inputs_from_warped(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     cell_px = gray.shape[0] // 9
     binary, strength = ink_map(gray, cell_px)
-    inputs = np.zeros((81, 1, MODEL_SIDE, MODEL_SIDE), np.float32)
-    has_ink = np.zeros(81, bool)
-    for r in range(9):
-        for c in range(9):
-            sl = (slice(r * cell_px, (r + 1) * cell_px), slice(c * cell_px, (c + 1) * cell_px))
-            inputs[r * 9 + c, 0], has_ink[r * 9 + c] = isolate_digit(binary[sl], strength[sl])
-    return inputs, has_ink
+    inputs, has_ink = isolate_digits(binary, strength)
+    return inputs[:, None], has_ink
 
 
 def cell_inputs(image: np.ndarray, detection: GridDetection) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,12 @@ import pytest
 from streamocr.cells import (
     FAINT_PEAK,
     MODEL_SIDE,
+    _levels_percentile,
     cell_inputs,
     cell_inputs_from_warped,
     ink_map,
     isolate_digit,
+    isolate_digits,
 )
 from streamocr.grid import homography_for
 from streamocr.synth.builders import PUZZLE, synthetic_photo
@@ -76,6 +78,44 @@ def test_isolate_digit_cases(draw, expect_ink):
     strength = binary.astype(np.float32) / 255
     _, has_ink = isolate_digit(binary, strength)
     assert has_ink is expect_ink
+
+
+def test_each_cell_of_a_grid_is_isolated_as_if_it_were_cut_out_alone():
+    # One labelling serves the whole grid: ink that runs across a cell's border (a digit
+    # merged with the line beside it, a stroke reaching into the next cell) must be judged
+    # in each cell on its own, as a cell cut out alone is.
+    rng = np.random.default_rng(5)
+    s = 40
+    binary = np.zeros((3 * s, 3 * s), np.uint8)
+    binary[10:30, 30:52] = 255  # a bar across the border of cells r0c0 and r0c1
+    binary[45:115, 58:63] = 255  # a stroke down cells r1c1 and r2c1
+    binary[70:75, 0:120] = 255  # a line across the middle row
+    binary[(rng.random(binary.shape) < 0.05)] = 255  # specks everywhere
+    for r, c, h, w in [(0, 2, 24, 6), (2, 0, 26, 14), (2, 2, 8, 30)]:
+        binary[r * s + 8 : r * s + 8 + h, c * s + 10 : c * s + 10 + w] = 255
+    strength = (
+        binary.astype(np.float32) / 255 * rng.uniform(0.3, 1.0, binary.shape).astype(np.float32)
+    )
+    inputs, has_ink = isolate_digits(binary, strength, 3, 3)
+    for i in range(9):
+        r, c = divmod(i, 3)
+        cell = (slice(r * s, (r + 1) * s), slice(c * s, (c + 1) * s))
+        alone, ink = isolate_digit(np.ascontiguousarray(binary[cell]), strength[cell])
+        assert has_ink[i] == ink
+        np.testing.assert_array_equal(inputs[i], alone)
+    assert 2 <= has_ink.sum() <= 8
+
+
+@pytest.mark.parametrize("q", [99.5, 90, 75, 50, 12.3])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_percentiles_read_off_histograms_are_numpys(q, dtype):
+    rng = np.random.default_rng(int(q * 10))
+    for groups, n in [(1, 129600), (81, 400), (81, 100), (3, 7), (2, 1)]:
+        levels = rng.integers(30, 256, (groups, n)).astype(dtype)
+        expected = np.percentile(levels, q, axis=1)
+        got = _levels_percentile(levels, q)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("level", [1.0, 0.6, 0.2])
