@@ -267,13 +267,17 @@ class StreamReader:
             reread_every=pipeline.reread_every,
         )
 
-    def locate(self, image: np.ndarray, index: int, cut: bool = True) -> list[GridWork]:
+    def locate(
+        self, image: np.ndarray, index: int, cut: bool = True, gray: np.ndarray | None = None
+    ) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
         read this frame.
 
         Args:
             cut: False leaves the cutting to `cut_cells` (another thread: the pipeline's
                 recognition stage), the grids to read carrying what it needs.
+            gray: the frame's ink gray (`preprocess.ink_gray`), when already made (the
+                pipeline makes it on the capture thread).
         """
         if self.tracker is None:
             batch = self.reader.extract(image)
@@ -286,7 +290,8 @@ class StreamReader:
         # tracker verifies it where the flow put it (see `_searches`).
         tracker = self.tracker
         # The ink gray once per frame: the search, the tracker and the cells all read it.
-        gray = ink_gray(image)
+        if gray is None:
+            gray = ink_gray(image)
         late = None
         if self._background is not None:
             late = self._background_search(index, gray)

@@ -2,8 +2,8 @@
 
 Stages, each on its own thread, meet only at bounded queues::
 
-    capture ─▶ process (grid search + tracking) ─▶ recognize (cells, batched model call,
-    stabilise) ─▶ write (overlay, MP4, JSON lines)
+    capture (decode, ink gray) ─▶ process (grid search + tracking) ─▶ recognize (cells,
+    batched model call, stabilise) ─▶ write (overlay, MP4, JSON lines)
 
 The frame logic is a `StreamReader`'s (`streamocr.stream`): the process stage calls its
 `locate` (tracking is stateful: one thread, frame order), the recognition stage cuts the
@@ -41,6 +41,7 @@ import numpy as np
 from ..config import Config, PipelineSettings, StabilizeSettings, TrackingSettings
 from ..errors import StreamOCRError
 from ..overlay import Overlay
+from ..preprocess import ink_gray
 from ..reader import SudokuReader
 from ..recognize import DigitRecognizer
 from ..records import frame_record
@@ -64,6 +65,7 @@ class _Work:
 
     frame: Frame
     captured_at: float
+    gray: np.ndarray | None = None  # the frame's ink gray, made on the capture thread
     grids: list[GridWork] | None = None
     results: list[PuzzleResult] | None = None
 
@@ -153,6 +155,9 @@ class VideoPipeline:
         self.model_calls = 0
         self._started_at = 0.0
         self._cut_in_process = False  # set by `start`
+        # Only the tracker reads the ink gray (without stabilisation each frame is read on
+        # its own, by `SudokuReader.extract`).
+        self._gray_in_capture = self.stream.tracker is not None
 
     @property
     def dropped(self) -> int:
@@ -337,9 +342,13 @@ class VideoPipeline:
                     break
                 if frame is None:
                     break
-                meter.add(time.perf_counter() - start)
+                captured_at = time.perf_counter()
+                meter.add(captured_at - start)
                 self.frames_in += 1
-                self._frames_q.put(_Work(frame, time.perf_counter()))
+                # The tracker's thread is the busiest: the ink gray its search, verifier
+                # and cells read is made here (counted in the frame's latency).
+                gray = ink_gray(frame.image) if self._gray_in_capture else None
+                self._frames_q.put(_Work(frame, captured_at, gray))
                 if limit and self.frames_in >= limit:
                     break
         finally:
@@ -364,8 +373,12 @@ class VideoPipeline:
                     # One stream's cells are cut on its recognition stage's thread
                     # (`recognize_frames`): this stage, the tracker's, is the busiest.
                     work.grids = self.stream.locate(
-                        work.frame.image, work.frame.index, cut=self._cut_in_process
+                        work.frame.image,
+                        work.frame.index,
+                        cut=self._cut_in_process,
+                        gray=work.gray,
                     )
+                work.gray = None
                 self._cells_q.put(work)
         finally:
             self._cells_q.put(None)
