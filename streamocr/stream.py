@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -96,6 +97,24 @@ class GridWork:
     # A cut left for `cut_cells` (`locate(..., cut=False)`): the frame's ink gray and where
     # the cells are cut.
     pending: tuple[np.ndarray, GridDetection] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """Which coming frames get the full search if the tracker's state stays as it is after
+    a frame (`StreamReader.search_plan`): every `every`-th frame from frame `start` on,
+    and every `periodic`-th frame (counted from frame 0). A forecast: the frames in
+    between may change the tracker's state, and the plan with it."""
+
+    every: int = 0  # 0: none on this cadence
+    start: int = 0
+    periodic: int = 0  # 0: none
+
+    def wants(self, index: int) -> bool:
+        """Whether frame `index` is expected to get the full search."""
+        if self.periodic and index % self.periodic == 0:
+            return True
+        return self.every > 0 and index >= self.start and (index - self.start) % self.every == 0
 
 
 def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
@@ -245,6 +264,7 @@ class StreamReader:
         self._frames = 0
         self._last_idle_search: int | None = None  # a search that found nothing, unfollowed
         self._last_search: int | None = None
+        self._edge_searched = False  # the last search was for grids at the frame's edge
         self._background: BackgroundSearch | None = None
 
     @classmethod
@@ -268,7 +288,12 @@ class StreamReader:
         )
 
     def locate(
-        self, image: np.ndarray, index: int, cut: bool = True, gray: np.ndarray | None = None
+        self,
+        image: np.ndarray,
+        index: int,
+        cut: bool = True,
+        gray: np.ndarray | None = None,
+        searched: Future[list[GridDetection]] | None = None,
     ) -> list[GridWork]:
         """The grids of frame `index` (frames in order), with their cells cut where they are
         read this frame.
@@ -278,6 +303,11 @@ class StreamReader:
                 recognition stage), the grids to read carrying what it needs.
             gray: the frame's ink gray (`preprocess.ink_gray`), when already made (the
                 pipeline makes it on the capture thread).
+            searched: this frame's full search (`search` of its gray), started ahead of
+                the tracker on another thread where `search_plan` expected the frame to
+                want it: its answer is used if the frame gets the search (the search reads
+                the frame alone, so the answer is the one the search in line would give);
+                otherwise it is cancelled, if it has not started.
         """
         if self.tracker is None:
             batch = self.reader.extract(image)
@@ -296,9 +326,12 @@ class StreamReader:
         if self._background is not None:
             late = self._background_search(index, gray)
         elif self._searches(index):
-            detections = self.reader.finder.detect_all(gray, self.tracking.max_grids)
+            self._edge_searched = tracker.needs_search and self._at_edge_only
+            detections = self.search(gray) if searched is None else searched.result()
             self._last_search = index
             self._note_found(index, detections)
+        if searched is not None and detections is None:
+            searched.cancel()
         tracked = tracker.update(gray, detections, late=late)
         read = index % settings.recognize_every == 0
         grids = [
@@ -314,6 +347,34 @@ class StreamReader:
         if cut:
             self.cut_cells(grids, index)
         return grids
+
+    def search(self, gray: np.ndarray) -> list[GridDetection]:
+        """The full grid search of one frame's ink gray (stateless: any thread)."""
+        return self.reader.finder.detect_all(gray, self.tracking.max_grids)
+
+    def search_plan(self, index: int) -> SearchPlan:
+        """Which frames after frame `index` (the last one located) get the full search if
+        the tracker's state stays as it is (a forecast of `_searches`)."""
+        tracker = self.tracker
+        if tracker is None or self._background is not None:
+            return SearchPlan()
+        # A search re-anchors a grid at the frame's edge, which fails its check again on
+        # the next frame: the edge cadence goes on.
+        at_edge = self._edge_searched and self._last_search == index
+        if not tracker.needs_search:
+            plan = SearchPlan(periodic=self.detect_every)
+            if not at_edge:
+                return plan
+        if at_edge or self._at_edge_only:
+            last, every = self._last_search, self.tracking.edge_search_every
+        else:
+            last, every = self._last_idle_search, self.tracking.idle_search_every
+            if tracker.tracking:
+                last = None
+        if last is None:
+            return SearchPlan(1, index + 1)
+        periodic = self.detect_every if at_edge and not tracker.needs_search else 0
+        return SearchPlan(every, max(last + every, index + 1), periodic)
 
     def cut_cells(self, grids: list[GridWork], index: int) -> None:
         """Cut the cells of frame `index`'s grids that `locate` marked to read, unless a
@@ -370,6 +431,13 @@ class StreamReader:
         idle = not found and not self.tracker.tracking
         self._last_idle_search = searched_at if idle else None
 
+    @property
+    def _at_edge_only(self) -> bool:
+        """Whether the grids the tracker misses all reach the frame's edge and none is
+        being acquired (the search's edge cadence)."""
+        assert self.tracker is not None
+        return self.tracker.missed_only_at_edge and not self.tracker.acquiring
+
     def _searches(self, index: int) -> bool:
         """Whether frame `index` gets the full search: every frame while a grid is being
         acquired or a followed one failed its check, every `edge_search_every` frames while
@@ -380,7 +448,7 @@ class StreamReader:
         assert tracker is not None
         if not tracker.needs_search:
             return index % self.detect_every == 0
-        if tracker.missed_only_at_edge and not tracker.acquiring:
+        if self._at_edge_only:
             last = self._last_search
             return last is None or index - last >= self.tracking.edge_search_every
         last = self._last_idle_search

@@ -22,6 +22,7 @@ from rtsp_server import free_port
 from streamocr.config import PipelineSettings, StabilizeSettings
 from streamocr.errors import SourceError
 from streamocr.pipeline import VideoPipeline
+from streamocr.pipeline import video as video_pipeline
 from streamocr.reader import SudokuReader
 from streamocr.sinks import JsonLinesSink, VideoFileSink
 from streamocr.sources import SourceInfo, VideoSource, open_source
@@ -382,17 +383,22 @@ def test_a_live_source_is_opened_only_after_the_reader_is_warm(monkeypatch):
 @needs_model
 def test_a_files_outputs_do_not_depend_on_which_stage_is_slow(tmp_path, monkeypatch):
     # The recognition stage batches frames and skips the re-read of a confirmed board from
-    # the stabiliser's state: a file's records must be the same whether the tracker runs
-    # ahead of the model (a slow model) or the model waits on the tracker.
+    # the stabiliser's state, and the full search starts ahead of the tracker on its own
+    # thread where the tracker is expected to want it: a file's records must be the same
+    # whether the tracker runs ahead of the model (a slow model), the model waits on the
+    # tracker, or the tracker waits on the searches started ahead.
     from streamocr.stream import StreamReader
 
     clip = build_kind_clip(tmp_path / "clip.mp4", "dim", frames=48, seed=1311)
     reader = SudokuReader()
     runs = []
-    for slow in ("locate", "observe"):
+    searched_on = []
+    for slow in ("locate", "observe", "search"):
         original = getattr(StreamReader, slow)
 
-        def delayed(self, *args, _original=original, **kwargs):
+        def delayed(self, *args, _original=original, _slow=slow, **kwargs):
+            if _slow == "search":
+                searched_on.append(threading.current_thread().name)
             time.sleep(0.02)
             return _original(self, *args, **kwargs)
 
@@ -406,4 +412,45 @@ def test_a_files_outputs_do_not_depend_on_which_stage_is_slow(tmp_path, monkeypa
         runs.append(records)
     assert len(runs[0]) == 48
     assert sum(1 for r in runs[0] if r["digits"]) > 20  # read, not just searched
-    assert runs[0] == runs[1]
+    # And the same as with every search in line.
+    monkeypatch.setattr(video_pipeline, "SEARCH_AHEAD", 0)
+    jsonl = JsonLinesSink(tmp_path / "in_line.jsonl")
+    VideoPipeline(open_source(str(clip.path)), reader, jsonl=jsonl).run()
+    in_line = [json.loads(line) for line in jsonl.path.read_text().splitlines()]
+    for record in in_line:
+        record.pop("latency_ms")
+    assert runs[0] == runs[1] == runs[2] == in_line
+    # Both ways were taken: searches started ahead, and searches in line.
+    assert any(name.startswith("streamocr-search") for name in searched_on)
+    assert any(name == "streamocr-process" for name in searched_on)
+
+
+def test_the_search_plan_foretells_which_frame_the_tracker_searches_next(tmp_path):
+    # A file's searches start ahead of the tracker where `search_plan` expects them: as
+    # the tracker stands after a frame, the plan must say whether the next frame is
+    # searched, through acquisition, the grid at the frame's edge, out of view and back.
+    from streamocr.stream import StreamReader
+
+    clip = build_kind_clip(tmp_path / "clip.mp4", "printed", frames=150, size=(640, 360), seed=7)
+    stream = StreamReader.from_config()
+    searched: list[int] = []
+    original = stream.search
+    current = [0]
+
+    def search(gray):
+        searched.append(current[0])
+        return original(gray)
+
+    stream.search = search  # type: ignore[method-assign]
+    foretold = []
+    with av.open(str(clip.path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            current[0] = index
+            stream.update(frame.to_ndarray(format="bgr24"))
+            plan = stream.search_plan(index)
+            foretold.append(index + 1 if plan.wants(index + 1) else None)
+    wanted = {i for i in foretold if i is not None and i < 150}
+    assert wanted == set(searched) - {0}
+    # All the cadences were gone through: every frame, every third, once a second.
+    gaps = set(np.diff(searched).tolist())
+    assert {1, 3} <= gaps and len(searched) < 100

@@ -72,6 +72,12 @@ class StageQueue:
             self._cond.notify_all()
             return item
 
+    def peek(self, most: int) -> list[Any]:
+        """Up to `most` of the oldest items, left in the queue (for the consumer: it alone
+        takes them out, so they stay there until it does)."""
+        with self._cond:
+            return [self._items[i] for i in range(min(most, len(self._items)))]
+
     def get_nowait(self) -> Any:
         """Remove the oldest item now; raise TimeoutError when there is none."""
         with self._cond:

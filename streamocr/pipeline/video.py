@@ -16,7 +16,11 @@ depend on timing; a live source's batches take what is there. With stabilisation
 full grid search runs every `detect_every` frames (and on every frame while no grid is
 followed, a new one is being established or a followed one fails its check); in between
 optical flow follows the grids and each is verified where the flow put it
-(`streamocr.verify`).
+(`streamocr.verify`). A file's searches start ahead of the tracker on a thread of their own,
+for the queued frames the tracker's state says it will search (`StreamReader.search_plan`);
+the tracker takes the answer, or searches in line where the forecast missed, so the outputs
+are the same either way. A live source's search runs in the background instead, its answer
+taken up by a later frame.
 
 ``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
 queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
@@ -33,6 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +53,7 @@ from ..records import frame_record
 from ..sinks import JsonLinesSink, VideoFileSink, WindowSink
 from ..sources import VideoSource
 from ..stream import GridWork, ResultFilter, StreamReader, recognize_grids
-from ..types import Frame, PuzzleResult
+from ..types import Frame, GridDetection, PuzzleResult
 from .control import budget_threads, stop_on_signals
 from .metrics import RunSummary, StageMeter
 from .progress import ProgressBar
@@ -57,6 +62,7 @@ from .queues import POLL_S, Aborted, StageQueue
 log = logging.getLogger(__name__)
 
 _STOP_GRACE_S = 2.0  # how long a stop waits for a source blocked in a network read
+SEARCH_AHEAD = 3  # frames ahead of the tracker a file's full search may start (0: none)
 
 
 @dataclass
@@ -66,6 +72,7 @@ class _Work:
     frame: Frame
     captured_at: float
     gray: np.ndarray | None = None  # the frame's ink gray, made on the capture thread
+    searched: Future[list[GridDetection]] | None = None  # its full search, started ahead
     grids: list[GridWork] | None = None
     results: list[PuzzleResult] | None = None
 
@@ -136,6 +143,13 @@ class VideoPipeline:
             # Live: the full search off the frame's path (files search in line: their
             # outputs must not depend on timing).
             self.stream.search_in_background()
+        # A file's full searches start ahead of the tracker, on their own thread, for the
+        # frames waiting in its queue that the tracker is expected to search
+        # (`_search_ahead`).
+        self._ahead: ThreadPoolExecutor | None = None
+        self._ahead_pending: Future[list[GridDetection]] | None = None
+        if policy == "wait" and self.stream.tracker is not None and SEARCH_AHEAD > 0:
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="streamocr-search")
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._stopped_by: str | None = None
@@ -377,11 +391,32 @@ class VideoPipeline:
                         work.frame.index,
                         cut=self._cut_in_process,
                         gray=work.gray,
+                        searched=work.searched,
                     )
-                work.gray = None
+                work.gray = work.searched = None
+                if self._ahead is not None:
+                    self._search_ahead(work.frame.index)
                 self._cells_q.put(work)
         finally:
             self._cells_q.put(None)
+
+    def _search_ahead(self, index: int) -> None:
+        """After frame `index`: start the full search of the first of the next
+        `SEARCH_AHEAD` frames that the tracker is expected to search (`search_plan`), unless
+        the search started last is still running. The tracker takes its answer when the
+        frame wants a search, and runs it in line when none was started: the outputs are
+        the same whether a forecast was right or not; only the time differs."""
+        assert self._ahead is not None
+        if self._ahead_pending is not None and not self._ahead_pending.done():
+            return
+        plan = self.stream.search_plan(index)
+        for ahead in self._frames_q.peek(SEARCH_AHEAD):
+            if ahead is None:
+                break
+            if ahead.searched is None and ahead.gray is not None and plan.wants(ahead.frame.index):
+                ahead.searched = self._ahead.submit(self.stream.search, ahead.gray)
+                self._ahead_pending = ahead.searched
+                break
 
     def _recognize(self) -> None:
         meter = self._meters["cells+recognize"]
@@ -443,6 +478,8 @@ class VideoPipeline:
 
     def _close(self) -> None:
         self.stream.close()  # the background search's thread, if any
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True, cancel_futures=True)
         for closable in (self.video, self.jsonl, self.window, self.source):
             if closable is None:
                 continue
