@@ -32,7 +32,7 @@ def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
     Parts of the grid beyond the photo's edge are filled with the paper's level.
     """
     gray = ink_gray(image)
-    paper = float(np.percentile(gray[::4, ::4], 90))
+    paper = float(_levels_percentile(gray[::4, ::4].reshape(1, -1), 90)[0])
     return warp_grid(gray, detection, fill=paper)
 
 
