@@ -383,6 +383,7 @@ class Board:
         self.contradicted_frames = 0
         self.complete_at: int | None = None  # frames seen when every cell was last decided
         self.vouched: bytes | None = None  # the last reading the evidence vouched for
+        self.recalled_reading = False  # shows a puzzle remembered from a lost grid
 
     @property
     def complete_frames(self) -> int:
@@ -448,6 +449,7 @@ class Board:
         board.cells.shown[:] = digits
         board.complete_at = 0
         board.vouched = board.cells.shown.tobytes()  # vouched for when it was first shown
+        board.recalled_reading = True
         return board
 
     def clear_readings(self, observation: GridObservation) -> dict[int, tuple]:
@@ -576,7 +578,11 @@ class Stabilizer:
                         if rotations == board.rotations_seen:
                             board.add(observation)
                 self._boards[observation.track_id] = board
-            if observation.established:
+            # A grid not yet established (found by one search so far) is shown when its
+            # cells read as a puzzle lost a moment ago (`_recall`): a dozen digits clearly
+            # where that puzzle has them, none otherwise, is stronger evidence that the
+            # outline is where the grid is than a second search finding it again.
+            if observation.established or (board is not None and board.recalled_reading):
                 result = self._result(observation.detection, board)
                 results.append(replace(result, track_id=observation.track_id))
                 if board is not None and board.contradicted_frames:

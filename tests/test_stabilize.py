@@ -634,3 +634,19 @@ def test_a_given_torn_between_two_digits_that_both_pass_is_left_to_the_evidence(
     stabilizer = Stabilizer()
     shown = [_shown(stabilizer.update([_obs(p)])) for _ in range(8)]
     assert "".join(str(int(d)) for d in misread) not in shown
+
+
+@pytest.mark.parametrize("remembered", [True, False])
+def test_a_returning_puzzle_is_shown_on_the_first_search_that_finds_it_again(remembered):
+    # A grid found by one search only is not shown (the tracker has not established it):
+    # one stray outline must not put a reading on screen. A grid whose cells read as a
+    # puzzle lost a moment ago is where that puzzle is: shown at once.
+    settings = StabilizeSettings(fast_confirm_prob=1.0, recall_frames=300 if remembered else 0)
+    stabilizer = _lose_confirmed_puzzle(settings)
+    new_grid = GridObservation(1, DETECTION, _probs(TRUTH, 0.99), TRUTH != 0, 1, established=False)
+    shown = _shown(stabilizer.update([new_grid]))
+    assert shown == (PUZZLE if remembered else "gone")
+    assert stabilizer.recalls == int(remembered)
+    # Another puzzle found by one search: nothing shown, remembered or not.
+    other = GridObservation(2, DETECTION, _probs(OTHER, 0.99), OTHER != 0, 1, established=False)
+    assert stabilizer.update([other]) == []
