@@ -361,10 +361,8 @@ class StreamReader:
         # A search re-anchors a grid at the frame's edge, which fails its check again on
         # the next frame: the edge cadence goes on.
         at_edge = self._edge_searched and self._last_search == index
-        if not tracker.needs_search:
-            plan = SearchPlan(periodic=self.detect_every)
-            if not at_edge:
-                return plan
+        if not tracker.needs_search and not at_edge:
+            return SearchPlan(periodic=self.detect_every)
         if at_edge or self._at_edge_only:
             last, every = self._last_search, self.tracking.edge_search_every
         else:
