@@ -67,8 +67,15 @@ def threads_used(config: Config) -> dict[str, Any]:
     """The thread counts the run gives each library."""
     import numba
 
+    from .pipeline.video import SEARCH_AHEAD
+
     return {
         "pipeline_stages": 4,
+        # The full grid search's own thread: a file's searches started ahead of the
+        # tracker, a live source's in the background.
+        "search": int(
+            config.stabilize.enabled and bool(config.tracking.background_search or SEARCH_AHEAD)
+        ),
         "opencv": config.pipeline.cv_threads,
         "numba": min(config.pipeline.cv_threads, numba.get_num_threads()),
         "onnxruntime": config.recognition.threads,
