@@ -334,7 +334,7 @@ class TrackingSettings:
     jump_share: float = 0.2
     min_points: int = 12
     idle_search_every: int = 3
-    edge_search_every: int = 3
+    edge_search_every: int = 6
     background_search: bool = True
 
     def __post_init__(self) -> None:
