@@ -29,10 +29,16 @@ def test_bench_reports_rates_ratios_and_stages_of_a_file(small_clip, capsys):
         for p50, p95 in report[run]["stage_ms"].values():
             assert 0 <= p50 <= p95
         assert report[run]["latency_p50_ms"] <= report[run]["latency_p95_ms"]
-    # The ratios are the run's own rates divided, not figures from elsewhere.
-    assert report["ratio"] == pytest.approx(report["pipeline"]["fps"] / report["decode_fps"], 0.02)
-    assert report["ratio_out"] == pytest.approx(
-        report["pipeline_out"]["fps"] / report["decode_encode_fps"], 0.02
+
+    # The ratios are the run's own rates divided, not figures from elsewhere (each figure
+    # is rounded: the rates to 0.1 fps, the ratios to 0.001, which on a loaded machine's
+    # small ratio, 0.023, is more than 2% of it).
+    def divided(a, b):
+        return pytest.approx(a / b, rel=0.02, abs=0.0006)
+
+    assert report["ratio"] == divided(report["pipeline"]["fps"], report["decode_fps"])
+    assert report["ratio_out"] == divided(
+        report["pipeline_out"]["fps"], report["decode_encode_fps"]
     )
     assert report["model_ms"]["81 cells"] > 0
     assert report["machine"]["cores_used"] >= 1
