@@ -400,8 +400,7 @@ class StreamReader:
         keep the search in line."""
         if self.tracker is None or self._background is not None:
             return
-        finder, most = self.reader.finder, self.tracking.max_grids
-        self._background = BackgroundSearch(lambda gray: finder.detect_all(gray, most))
+        self._background = BackgroundSearch(self.search)
 
     def close(self) -> None:
         """Stop the background search's thread, if any."""
