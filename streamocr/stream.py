@@ -358,21 +358,21 @@ class StreamReader:
         tracker = self.tracker
         if tracker is None or self._background is not None:
             return SearchPlan()
-        # A search re-anchors a grid at the frame's edge, which fails its check again on
-        # the next frame: the edge cadence goes on.
-        at_edge = self._edge_searched and self._last_search == index
-        if not tracker.needs_search and not at_edge:
+        edge = self.tracking.edge_search_every
+        if not tracker.needs_search:
+            # A search re-anchors a grid at the frame's edge, which fails its check again
+            # on the next frame: the edge cadence goes on beside the periodic search.
+            if self._edge_searched and self._last_search == index:
+                return SearchPlan(edge, index + edge, self.detect_every)
             return SearchPlan(periodic=self.detect_every)
-        if at_edge or self._at_edge_only:
-            last, every = self._last_search, self.tracking.edge_search_every
+        if self._at_edge_only:
+            last, every = self._last_search, edge
         else:
-            last, every = self._last_idle_search, self.tracking.idle_search_every
-            if tracker.tracking:
-                last = None
+            last = None if tracker.tracking else self._last_idle_search
+            every = self.tracking.idle_search_every
         if last is None:
             return SearchPlan(1, index + 1)
-        periodic = self.detect_every if at_edge and not tracker.needs_search else 0
-        return SearchPlan(every, max(last + every, index + 1), periodic)
+        return SearchPlan(every, max(last + every, index + 1))
 
     def cut_cells(self, grids: list[GridWork], index: int) -> None:
         """Cut the cells of frame `index`'s grids that `locate` marked to read, unless a
