@@ -23,11 +23,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from .errors import SourceError
 from .redact import redact_text, redact_url
 from .types import Frame
+from .yuv import YuvFrame, YuvInk
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class PyAVSource(VideoSource):
         self.reconnect_attempts = reconnect_attempts if self.live else 0
         self.reconnect_backoff_s = _check_seconds("reconnect_backoff_s", reconnect_backoff_s)
         self.decoder_threads = decoder_threads or (1 if self.live else 2)
+        self._ink = YuvInk()
         if not self.is_network and not Path(spec).is_file():
             what = "not a file" if Path(spec).exists() else "not found"
             raise SourceError(f"video file {what}: {self.display_name}")
@@ -252,7 +253,7 @@ class PyAVSource(VideoSource):
         while not self._stop.is_set():
             first_of_connection = True
             try:
-                for image, pts_s in self._decode():
+                for decoded, pts_s in self._decode():
                     if first_of_connection and self.live:
                         # A live stream's clock starts anywhere (and again with each new
                         # connection): count from the first frame, always increasing.
@@ -262,7 +263,7 @@ class PyAVSource(VideoSource):
                     if pts_s <= last_pts_s:
                         pts_s = last_pts_s + frame_period_s
                     last_pts_s = pts_s
-                    yield Frame(image, index, pts_s, self.info.name)
+                    yield Frame(None, index, pts_s, self.info.name, decoded=decoded)
                     index += 1
                     if self._stop.is_set():
                         break
@@ -286,7 +287,7 @@ class PyAVSource(VideoSource):
             self._reconnect(reason)
         self.state = "ended"
 
-    def _decode(self) -> Iterator[tuple[np.ndarray, float]]:
+    def _decode(self) -> Iterator[tuple[YuvFrame, float]]:
         stream = self._stream
         consecutive_errors = 0
         last_packet_at = time.monotonic()
@@ -311,9 +312,10 @@ class PyAVSource(VideoSource):
                 continue
             consecutive_errors = 0
             for vframe in decoded:
-                image = vframe.to_ndarray(format="bgr24")
+                # Kept as decoded: BGR is made only where it is drawn or shown, the ink
+                # gray straight from the planes (`yuv`).
                 pts_s = float(vframe.time) if vframe.time is not None else -1.0
-                yield image, pts_s
+                yield YuvFrame(vframe, self._ink), pts_s
             if self._stop.is_set():
                 return
 

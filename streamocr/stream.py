@@ -289,7 +289,7 @@ class StreamReader:
 
     def locate(
         self,
-        image: np.ndarray,
+        image: np.ndarray | None,
         index: int,
         cut: bool = True,
         gray: np.ndarray | None = None,
@@ -299,6 +299,9 @@ class StreamReader:
         read this frame.
 
         Args:
+            image: the frame (BGR); None where `gray` is given and the stream tracks
+                grids, which then read the gray alone (a frame kept as decoded is then
+                never converted to BGR: `types.Frame`).
             cut: False leaves the cutting to `cut_cells` (another thread: the pipeline's
                 recognition stage), the grids to read carrying what it needs.
             gray: the frame's ink gray (`preprocess.ink_gray`), when already made (the
@@ -310,6 +313,8 @@ class StreamReader:
                 otherwise it is cancelled, if it has not started.
         """
         if self.tracker is None:
+            if image is None:
+                raise ValueError("locate needs the frame's image unless it tracks and has its gray")
             batch = self.reader.extract(image)
             return [] if batch is None else [GridWork(0, batch.detection, cells=batch)]
         settings = self.stabilize
@@ -321,6 +326,8 @@ class StreamReader:
         tracker = self.tracker
         # The ink gray once per frame: the search, the tracker and the cells all read it.
         if gray is None:
+            if image is None:
+                raise ValueError("locate needs the frame's image unless it tracks and has its gray")
             gray = ink_gray(image)
         late = None
         if self._background is not None:

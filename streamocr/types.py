@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
+
+from .preprocess import ink_gray
 
 DIGIT_CLASSES = 10  # class 0 = empty cell, classes 1..9 = the digit
 
@@ -35,27 +38,66 @@ class Status(StrEnum):
     UNSURE = "unsure"
 
 
-@dataclass(frozen=True)
+class Decoded(Protocol):
+    """A frame as its decoder gave it (`yuv.YuvFrame`): BGR and ink gray made on request."""
+
+    def bgr(self) -> np.ndarray: ...
+
+    def ink_gray(self) -> np.ndarray: ...
+
+
 class Frame:
     """One decoded video frame.
 
     Attributes:
-        image: BGR uint8 array of shape (H, W, 3).
+        image: BGR uint8 array of shape (H, W, 3). A frame a decoder gave as YUV
+            (`decoded`) makes it on first use: a run that draws nothing never does.
         index: position in decode order, from 0.
         pts_s: presentation time in seconds (from the stream when known, else index / fps).
         source: a short name of where the frame came from.
+        decoded: the frame as decoded, when kept (its ink gray is then made from it:
+            `ink_gray`); None for a frame given as BGR.
     """
 
-    image: np.ndarray
-    index: int
-    pts_s: float
-    source: str = ""
+    __slots__ = ("_image", "index", "pts_s", "source", "decoded")
 
-    def __post_init__(self) -> None:
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+    def __init__(
+        self,
+        image: np.ndarray | None,
+        index: int,
+        pts_s: float,
+        source: str = "",
+        decoded: Decoded | None = None,
+    ) -> None:
+        if image is None:
+            if decoded is None:
+                raise ValueError("a frame needs an image or its decoded picture")
+        elif image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(
-                f"frame image must be uint8 (H, W, 3), got {self.image.dtype} {self.image.shape}"
+                f"frame image must be uint8 (H, W, 3), got {image.dtype} {image.shape}"
             )
+        self._image = image
+        self.index = index
+        self.pts_s = pts_s
+        self.source = source
+        self.decoded = decoded
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            assert self.decoded is not None
+            return self.decoded.bgr()
+        return self._image
+
+    def ink_gray(self) -> np.ndarray:
+        """The frame's ink gray (`preprocess.ink_gray` of `image`), from the decoded planes
+        when the frame kept them."""
+        if self.decoded is not None:
+            return self.decoded.ink_gray()
+        return ink_gray(self.image)
+
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, pts_s={self.pts_s:.3f}, source={self.source!r})"
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ import numpy as np
 from ..config import Config, PipelineSettings, StabilizeSettings, TrackingSettings
 from ..errors import StreamOCRError
 from ..overlay import Overlay
-from ..preprocess import ink_gray
 from ..reader import SudokuReader
 from ..recognize import DigitRecognizer
 from ..records import frame_record
@@ -361,7 +360,7 @@ class VideoPipeline:
                 self.frames_in += 1
                 # The tracker's thread is the busiest: the ink gray its search, verifier
                 # and cells read is made here (counted in the frame's latency).
-                gray = ink_gray(frame.image) if self._gray_in_capture else None
+                gray = frame.ink_gray() if self._gray_in_capture else None
                 self._frames_q.put(_Work(frame, captured_at, gray))
                 if limit and self.frames_in >= limit:
                     break
@@ -387,7 +386,9 @@ class VideoPipeline:
                     # One stream's cells are cut on its recognition stage's thread
                     # (`recognize_frames`): this stage, the tracker's, is the busiest.
                     work.grids = self.stream.locate(
-                        work.frame.image,
+                        # A tracked frame is read from its ink gray alone: its BGR
+                        # picture is made only where it is drawn.
+                        work.frame.image if work.gray is None else None,
                         work.frame.index,
                         cut=self._cut_in_process,
                         gray=work.gray,
