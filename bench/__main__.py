@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .bench_kernels import bench_ink_gray, bench_model
+from .bench_kernels import bench_ink_gray, bench_ink_gray_yuv, bench_model
 from .bench_pipeline import bench_pipeline
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--live-seconds", type=float, default=30.0, help="seconds of each live run (0: skip)"
     )
     args = parser.parse_args(argv)
-    rows = bench_ink_gray() + bench_model(1) + bench_model(2)
+    rows = bench_ink_gray() + bench_ink_gray_yuv() + bench_model(1) + bench_model(2)
     rows += bench_pipeline(args.repeats, args.live_seconds)
     try:
         cores = len(os.sched_getaffinity(0))
