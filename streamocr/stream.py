@@ -215,6 +215,13 @@ def _yield_to_frames(niceness: int = 10) -> None:
         pass
 
 
+def _needed(image: np.ndarray | None) -> np.ndarray:
+    """`StreamReader.locate`'s frame image, where it reads it."""
+    if image is None:
+        raise ValueError("locate needs the frame's image unless it tracks and has its gray")
+    return image
+
+
 class StreamReader:
     """One video stream's reader: the tracker and the stabiliser, frame by frame.
 
@@ -313,9 +320,7 @@ class StreamReader:
                 otherwise it is cancelled, if it has not started.
         """
         if self.tracker is None:
-            if image is None:
-                raise ValueError("locate needs the frame's image unless it tracks and has its gray")
-            batch = self.reader.extract(image)
+            batch = self.reader.extract(_needed(image))
             return [] if batch is None else [GridWork(0, batch.detection, cells=batch)]
         settings = self.stabilize
         assert settings is not None
@@ -326,9 +331,7 @@ class StreamReader:
         tracker = self.tracker
         # The ink gray once per frame: the search, the tracker and the cells all read it.
         if gray is None:
-            if image is None:
-                raise ValueError("locate needs the frame's image unless it tracks and has its gray")
-            gray = ink_gray(image)
+            gray = ink_gray(_needed(image))
         late = None
         if self._background is not None:
             late = self._background_search(index, gray)

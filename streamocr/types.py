@@ -8,8 +8,6 @@ from typing import Protocol
 
 import numpy as np
 
-from .preprocess import ink_gray
-
 DIGIT_CLASSES = 10  # class 0 = empty cell, classes 1..9 = the digit
 
 
@@ -94,6 +92,8 @@ class Frame:
         when the frame kept them."""
         if self.decoded is not None:
             return self.decoded.ink_gray()
+        from .preprocess import ink_gray  # here: these typed values import no OpenCV or Numba
+
         return ink_gray(self.image)
 
     def __repr__(self) -> str:
