@@ -104,6 +104,11 @@ class PipelineSettings:
         reread_every: a board whose reading is confirmed and whose page looks unchanged
             since it was last read has its cells cut and recognised every N frames only
             (any change to the page is read at once); 1: every frame.
+        reread_in_background: on a live source (the "drop" policy), that periodic re-read
+            runs on its own thread at a lower priority: the frame due for it goes on
+            showing the confirmed reading, a later frame takes up the re-read's evidence
+            (`StreamReader.reread_in_background`). Files always re-read in line (their
+            outputs do not depend on timing).
         open_timeout_s: how long opening a network source may take.
         read_timeout_s: how long a live source may go without a frame before reconnecting.
         reconnect_attempts: how often a live source is reopened before giving up (0: never).
@@ -119,6 +124,7 @@ class PipelineSettings:
     batch_frames: int = 4
     detect_every: int = 30
     reread_every: int = 30
+    reread_in_background: bool = True
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     reconnect_attempts: int = 10

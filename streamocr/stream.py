@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -134,42 +134,44 @@ def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     return int(any(cells.has_ink.any() for cells in found))
 
 
-class BackgroundSearch:
-    """The full grid search on its own thread, for live sources: the frame that asks for a
-    search does not wait for it; its answer is taken up by a later frame (`StreamReader`).
+class BackgroundJob:
+    """One kind of work on its own thread, one job at a time, at a lower CPU priority than
+    the frames' threads (live sources: the full search, the periodic re-read of a confirmed
+    board): the frame that asks for it does not wait; its answer is taken up by a later
+    frame (`StreamReader`).
 
-    One search at a time: a request while one runs is declined (the next frame that wants
-    a search asks again).
+    A request while a job runs, or while its answer is not yet taken, is declined (the next
+    frame that wants one asks again).
     """
 
-    def __init__(self, search: Callable[[np.ndarray], list[GridDetection]]) -> None:
-        self._search = search
+    def __init__(self, work: Callable[..., Any], name: str = "streamocr-search") -> None:
+        self._work = work
         self._lock = threading.Lock()
-        self._request: tuple[int, np.ndarray] | None = None
-        self._answer: tuple[int, list[GridDetection]] | None = None
+        self._request: tuple[Any, tuple[Any, ...]] | None = None
+        self._answer: tuple[Any, Any] | None = None
         self._busy = False
         self._error: BaseException | None = None
         self._wake = threading.Condition(self._lock)
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="streamocr-search", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, index: int, gray: np.ndarray) -> bool:
-        """Ask for a search of frame `index` (its ink gray, not changed afterwards); False
-        when one is already running or its answer not yet taken."""
+    def submit(self, tag: Any, *args: Any) -> bool:
+        """Ask for `work(*args)` (arrays not changed afterwards), its answer to come back
+        with `tag`; False when a job is already running or its answer not yet taken."""
         with self._lock:
             if self._busy or self._answer is not None or self._closed:
                 return False
             self._busy = True
-            self._request = (index, gray)
+            self._request = (tag, args)
             self._wake.notify()
             return True
 
-    def take(self) -> tuple[int, list[GridDetection]] | None:
-        """The finished search's frame index and grids, once; None while none is done.
+    def take(self) -> tuple[Any, Any] | None:
+        """The finished job's tag and answer, once; None while none is done.
 
         Raises:
-            The search's own error, if it failed.
+            The job's own error, if it failed.
         """
         with self._lock:
             if self._error is not None:
@@ -179,7 +181,7 @@ class BackgroundSearch:
             return answer
 
     def close(self) -> None:
-        """Stop the thread (a running search is finished first)."""
+        """Stop the thread (a running job is finished first)."""
         with self._lock:
             self._closed = True
             self._wake.notify()
@@ -194,16 +196,27 @@ class BackgroundSearch:
                 if self._closed:
                     return
                 assert self._request is not None
-                index, gray = self._request
+                tag, args = self._request
                 self._request = None
             try:
-                found = self._search(gray)
+                answer = self._work(*args)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 with self._lock:
                     self._error, self._busy = exc, False
                 continue
             with self._lock:
-                self._answer, self._busy = (index, found), False
+                self._answer, self._busy = (tag, answer), False
+
+
+@dataclass(frozen=True)
+class _Reread:
+    """A confirmed board's cells read off the frame's path (`StreamReader._reread`), in its
+    locked rotation."""
+
+    turns: int
+    cells: CellBatch
+    probabilities: np.ndarray
+    visible: np.ndarray | None  # in the rotation's order
 
 
 def _yield_to_frames(niceness: int = 10) -> None:
@@ -272,7 +285,8 @@ class StreamReader:
         self._last_idle_search: int | None = None  # a search that found nothing, unfollowed
         self._last_search: int | None = None
         self._edge_searched = False  # the last search was for grids at the frame's edge
-        self._background: BackgroundSearch | None = None
+        self._background: BackgroundJob | None = None
+        self._rereader: BackgroundJob | None = None  # `reread_in_background`
 
     @classmethod
     def from_config(
@@ -400,7 +414,7 @@ class StreamReader:
                 continue
             gray, where = grid.pending
             grid.pending = None
-            if self._rereads(gray, grid.track_id, where, index):
+            if self._rereads(gray, grid, where, index):
                 grid.cells = self.reader.extract_at(gray, where)
 
     def search_in_background(self) -> None:
@@ -410,13 +424,25 @@ class StreamReader:
         keep the search in line."""
         if self.tracker is None or self._background is not None:
             return
-        self._background = BackgroundSearch(self.search)
+        self._background = BackgroundJob(self.search, "streamocr-search")
+
+    def reread_in_background(self) -> None:
+        """From now on, the periodic re-read of a confirmed board whose page looks unchanged
+        (every `reread_every` frames) runs on its own thread at a lower priority (live
+        sources: the frame that is due for it goes on without it, showing the confirmed
+        reading, and a later frame of the same grid adds its evidence). Any change to the
+        page is still read at once, in line. Outputs then depend on timing: files keep it in
+        line."""
+        if self.tracker is None or self._rereader is not None or self.reread_every <= 1:
+            return
+        self._rereader = BackgroundJob(self._reread, "streamocr-reread")
 
     def close(self) -> None:
-        """Stop the background search's thread, if any."""
-        if self._background is not None:
-            self._background.close()
-            self._background = None
+        """Stop the background threads (search, re-read), if any."""
+        for job in (self._background, self._rereader):
+            if job is not None:
+                job.close()
+        self._background = self._rereader = None
 
     def _background_search(self, index: int, gray: np.ndarray) -> list[GridDetection] | None:
         """The grids a finished background search found in an earlier frame (None while
@@ -463,22 +489,66 @@ class StreamReader:
             return True
         return index - last >= self.tracking.idle_search_every
 
-    def _rereads(self, gray: np.ndarray, track_id: int, where: GridDetection, index: int) -> bool:
-        """Whether a grid is read this frame: always, unless its board is confirmed, its page
-        unchanged since it was last read, and that less than `reread_every` frames ago."""
+    def _rereads(self, gray: np.ndarray, grid: GridWork, where: GridDetection, index: int) -> bool:
+        """Whether a grid is read in line this frame: always, unless its board is confirmed
+        and its page unchanged since it was last read, and that less than `reread_every`
+        frames ago. With `reread_in_background`, a confirmed, unchanged board due for its
+        re-read is read off this thread instead (False here; when the re-read thread is
+        still busy, the next frame asks again)."""
         if self.reread_every <= 1:
             return True
+        track_id = grid.track_id
         signature = page_signature(gray, where.corners)
         last = self._last_read.get(track_id)
-        if (
-            last is not None
-            and index - last[0] < self.reread_every
-            and self.result_filter.locked_orientation(track_id) is not None
-            and same_page(signature, last[1])
-        ):
-            return False
+        turns = self.result_filter.locked_orientation(track_id)
+        if last is not None and turns is not None and same_page(signature, last[1]):
+            if index - last[0] < self.reread_every:
+                return False
+            if self._rereader is not None:
+                if self._rereader.submit(track_id, gray, where, turns, grid.visible):
+                    self._last_read[track_id] = (index, signature)
+                return False
         self._last_read[track_id] = (index, signature)
         return True
+
+    def _reread(
+        self, gray: np.ndarray, where: GridDetection, turns: int, visible: np.ndarray | None
+    ) -> _Reread:
+        """A confirmed board's cells cut and recognised in its locked rotation (the
+        re-read thread's work)."""
+        cells = self.reader.extract_at(gray, where)
+        if cells.rotations == 4:
+            cells = one_rotation(cells, turns)
+            visible = None if visible is None else turn_cells(visible, turns)
+        [probabilities] = recognize_inked(
+            self.reader.recognizer, [(cells.inputs, cells.has_ink)], least=MIN_BATCH_CELLS
+        )
+        return _Reread(turns, cells, probabilities, visible)
+
+    def _take_reread(self, grids: list[GridWork]) -> None:
+        """Give a finished background re-read to its grid in this frame, if the grid is
+        still followed, was not read in line this frame, and its board still has the
+        rotation the re-read was cut in; otherwise it is dropped. A cell is taken as
+        visible where it was in the frame re-read and is in this one."""
+        if self._rereader is None:
+            return
+        answer = self._rereader.take()
+        if answer is None:
+            return
+        track_id, reread = answer
+        for grid in grids:
+            if (
+                grid.track_id != track_id
+                or grid.cells is not None
+                or self.result_filter.locked_orientation(track_id) != reread.turns
+            ):
+                continue
+            grid.cells, grid.probabilities = reread.cells, reread.probabilities
+            visible = reread.visible
+            if grid.visible is not None:
+                now = turn_cells(grid.visible, reread.turns)
+                visible = now if visible is None else visible & now
+            grid.visible = visible
 
     def prepare(self, grids: list[GridWork]) -> None:
         """Keep only the decided rotation of the cells of boards whose orientation is locked
@@ -494,6 +564,7 @@ class StreamReader:
 
     def observe(self, grids: list[GridWork]) -> list[PuzzleResult]:
         """What to show for one frame's recognised grids, largest first (frames in order)."""
+        self._take_reread(grids)
         observations = [
             GridObservation(
                 track_id=grid.track_id,

@@ -166,6 +166,72 @@ def test_a_confirmed_unchanged_board_is_reread_only_every_few_frames():
     assert step(swapped, index + 2)  # a new page under the outline: read at once
 
 
+def test_a_live_streams_periodic_reread_runs_off_the_frames_thread_and_is_taken_up():
+    """With `reread_in_background` (live sources), a confirmed, unchanged board due for its
+    re-read is cut and recognised on the re-read thread: the frame goes on showing the
+    confirmed reading, and a later frame adds the re-read's evidence to the board. A page
+    swapped under the same outline is still read at once, in line."""
+    from streamocr.config import Config, PipelineSettings
+    from streamocr.stream import StreamReader, recognize_grids
+    from streamocr.synth.clips import other_puzzle
+
+    stream = StreamReader.from_config(Config(pipeline=PipelineSettings(reread_every=3)))
+    cut_on: list[str] = []
+    real = stream.reader.extract_at
+
+    def spied(gray, where):
+        cut_on.append(threading.current_thread().name)
+        return real(gray, where)
+
+    stream.reader.extract_at = spied  # type: ignore[method-assign]
+    stream.reread_in_background()
+
+    def step(image: np.ndarray, index: int):
+        grids = stream.locate(image, index)
+        in_line = grids[0].cells is not None
+        stream.prepare(grids)
+        recognize_grids(stream.reader.recognizer, grids)
+        results = stream.observe(grids)
+        rereader = stream._rereader
+        deadline = time.monotonic() + 10.0
+        while rereader is not None and rereader._busy and time.monotonic() < deadline:
+            time.sleep(0.005)  # its answer is ready for the next frame
+        return in_line, results
+
+    try:
+        index = 0
+        while stream.result_filter.locked_orientation(0) is None:
+            assert step(_frame(TRUTH, seed=index), index)[0]  # read in line until confirmed
+            index += 1
+            assert index < 20
+        confirmed = None
+        for _ in range(3):  # until the confirmed reading is shown
+            _, results = step(_frame(TRUTH, seed=index), index)
+            index += 1
+            if results and results[0].status == "solved":
+                confirmed = results[0].reading.digits.copy()
+        assert confirmed is not None
+        board = stream.result_filter._boards[0]
+        seen = board.cells.seen.copy()
+        cut_on.clear()
+        for _ in range(12):
+            in_line, results = step(_frame(TRUTH, seed=index), index)
+            index += 1
+            assert not in_line  # never cut on the frame's own thread
+            assert results[0].status == "solved"
+            np.testing.assert_array_equal(results[0].reading.digits, confirmed)
+        # About one re-read in three frames, all on the re-read thread, their evidence
+        # added to the board (every cell in view).
+        assert 3 <= len(cut_on) <= 5, cut_on
+        assert set(cut_on) == {"streamocr-reread"}
+        assert (board.cells.seen >= seen + 3).all()
+        swapped = _frame(TRUTH, render_grid(other_puzzle()[0], cell_px=32, seed=5))
+        assert step(swapped, index)[0]  # a new page under the outline: read at once
+    finally:
+        stream.close()
+    assert stream._rereader is None
+
+
 def test_while_nothing_is_there_only_every_nth_frame_is_searched_and_a_grid_is_found_soon():
     from streamocr.config import TrackingSettings
 
@@ -243,9 +309,9 @@ def test_cells_left_to_cut_on_another_thread_are_the_cells_cut_at_once():
 def test_the_background_search_runs_at_a_lower_priority_than_the_frames():
     # On two busy cores the search (a tenth of a second of CPU once a second) competes with
     # the frames' threads for the CPU: it should be the one to wait.
-    from streamocr.stream import BackgroundSearch
+    from streamocr.stream import BackgroundJob
 
-    search = BackgroundSearch(lambda gray: [])
+    search = BackgroundJob(lambda gray: [])
     try:
         assert search.submit(0, np.zeros((8, 8), np.uint8))
         for _ in range(200):

@@ -20,7 +20,8 @@ optical flow follows the grids and each is verified where the flow put it
 for the queued frames the tracker's state says it will search (`StreamReader.search_plan`);
 the tracker takes the answer, or searches in line where the forecast missed, so the outputs
 are the same either way. A live source's search runs in the background instead, its answer
-taken up by a later frame.
+taken up by a later frame; so does a confirmed board's periodic re-read
+(`StreamReader.reread_in_background`).
 
 ``None`` after the last item is the end of the stream. With the "wait" policy (files) a full
 queue holds its producer back, so no frame is lost; with "drop" (live sources) it drops its
@@ -142,6 +143,9 @@ class VideoPipeline:
             # Live: the full search off the frame's path (files search in line: their
             # outputs must not depend on timing).
             self.stream.search_in_background()
+        if policy == "drop" and self.settings.reread_in_background:
+            # Live: a confirmed board's periodic re-read off the frame's path too.
+            self.stream.reread_in_background()
         # A file's full searches start ahead of the tracker, on their own thread, for the
         # frames waiting in its queue that the tracker is expected to search
         # (`_search_ahead`).
