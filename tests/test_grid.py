@@ -259,12 +259,9 @@ def test_a_clear_grid_ends_the_search_after_the_first_rendering_at_the_same_corn
 
 def test_a_frame_without_a_clear_grid_is_searched_in_every_rendering(monkeypatch):
     calls = _counting_candidates(monkeypatch)
-    assert (
-        GridFinder(GridFinderSettings(clear_score=0.5)).detect_all(
-            np.full((480, 640, 3), 200, np.uint8)
-        )
-        == []
-    )
+    image = np.full((480, 640, 3), 240, np.uint8)  # a plain rectangle: no grid
+    cv2.rectangle(image, (150, 80), (490, 420), (0, 0, 0), 3)
+    assert GridFinder(GridFinderSettings(clear_score=0.5)).detect_all(image) == []
     assert len(calls) == 4
 
 
@@ -366,3 +363,25 @@ def test_a_faint_lined_grid_whose_title_pulls_its_outline_off_is_placed_by_its_l
     assert len(errors) == 10
     found = [e for e in errors if np.isfinite(e)]
     assert len(found) >= 9 and max(found) < 0.3, [round(e, 2) for e in errors]
+
+
+def test_a_flat_frame_is_not_searched_and_a_dim_grid_still_is(monkeypatch):
+    # A blank desk with sensor noise: the stretched noise would make thousands of outlines
+    # (about 100 ms of search a 1080p frame); a frame with no contrast holds no grid.
+    import streamocr.grid as grid
+
+    renderings = []
+    real = grid._candidate_quads
+    monkeypatch.setattr(grid, "_candidate_quads", lambda *a: renderings.append(1) or real(*a))
+    rng = np.random.default_rng(1)
+    shade = np.linspace(-6, 6, 1280, dtype=np.float32)[None, :, None]
+    desk = np.clip(140 + shade + rng.normal(0, 3, (720, 1280, 3)), 0, 255).astype(np.uint8)
+    assert GridFinder().detect_all(desk) == []
+    assert renderings == []
+    # A grid in dim light, its whole frame spanning about 40 levels, is searched and found.
+    photo = synthetic_photo(seed=2, scene_size=(1280, 720))
+    dim = photo.image.astype(np.float32) * (40 / 255) + 60 + rng.normal(0, 1.5, photo.image.shape)
+    detection = GridFinder().detect(np.clip(dim, 0, 255).astype(np.uint8))
+    assert renderings
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 3.0
