@@ -454,3 +454,26 @@ def test_the_search_plan_foretells_which_frame_the_tracker_searches_next(tmp_pat
     # All the cadences were gone through: every frame, every third, once a second.
     gaps = set(np.diff(searched).tolist())
     assert {1, 3} <= gaps and len(searched) < 100
+
+
+def test_a_live_source_rereads_and_searches_off_the_frames_path_a_file_in_line(clip):
+    # Live: the full search and a confirmed board's periodic re-read run on their own
+    # threads (the frame's latency excludes them); a file keeps both in line, so its
+    # outputs do not depend on timing. `reread_in_background = false` keeps the re-read in
+    # line on a live source too.
+    reader = SudokuReader(recognizer=FakeRecognizer())
+    live = VideoPipeline(LiveReplay(clip.path), reader)
+    file = VideoPipeline(open_source(str(clip.path)), reader)
+    inline = VideoPipeline(
+        LiveReplay(clip.path), reader, PipelineSettings(reread_in_background=False)
+    )
+    try:
+        assert live.policy == "drop" and file.policy == "wait"
+        assert live.stream._rereader is not None and live.stream._background is not None
+        assert file.stream._rereader is None and file.stream._background is None
+        assert inline.stream._rereader is None and inline.stream._background is not None
+    finally:
+        for pipeline in (live, file, inline):
+            pipeline.stream.close()
+            pipeline.source.close()
+    assert live.stream._rereader is None
