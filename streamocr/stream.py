@@ -134,6 +134,15 @@ def recognize_grids(recognizer: DigitRecognizer, grids: list[GridWork]) -> int:
     return int(any(cells.has_ink.any() for cells in found))
 
 
+def _in_rotation(grid: GridWork, k: int) -> None:
+    """Keep only rotation `k` of a grid's cells cut in all four, its visible cells turned
+    to match."""
+    assert grid.cells is not None
+    grid.cells = one_rotation(grid.cells, k)
+    if grid.visible is not None:
+        grid.visible = turn_cells(grid.visible, k)
+
+
 class BackgroundJob:
     """One kind of work on its own thread, one job at a time, at a lower CPU priority than
     the frames' threads (live sources: the full search, the periodic re-read of a confirmed
@@ -206,17 +215,6 @@ class BackgroundJob:
                 continue
             with self._lock:
                 self._answer, self._busy = (tag, answer), False
-
-
-@dataclass(frozen=True)
-class _Reread:
-    """A confirmed board's cells read off the frame's path (`StreamReader._reread`), in its
-    locked rotation."""
-
-    turns: int
-    cells: CellBatch
-    probabilities: np.ndarray
-    visible: np.ndarray | None  # in the rotation's order
 
 
 def _yield_to_frames(niceness: int = 10) -> None:
@@ -505,25 +503,28 @@ class StreamReader:
             if index - last[0] < self.reread_every:
                 return False
             if self._rereader is not None:
-                if self._rereader.submit(track_id, gray, where, turns, grid.visible):
+                job = (track_id, turns)
+                if self._rereader.submit(job, track_id, gray, where, turns, grid.visible):
                     self._last_read[track_id] = (index, signature)
                 return False
         self._last_read[track_id] = (index, signature)
         return True
 
     def _reread(
-        self, gray: np.ndarray, where: GridDetection, turns: int, visible: np.ndarray | None
-    ) -> _Reread:
-        """A confirmed board's cells cut and recognised in its locked rotation (the
-        re-read thread's work)."""
-        cells = self.reader.extract_at(gray, where)
-        if cells.rotations == 4:
-            cells = one_rotation(cells, turns)
-            visible = None if visible is None else turn_cells(visible, turns)
-        [probabilities] = recognize_inked(
-            self.reader.recognizer, [(cells.inputs, cells.has_ink)], least=MIN_BATCH_CELLS
-        )
-        return _Reread(turns, cells, probabilities, visible)
+        self,
+        track_id: int,
+        gray: np.ndarray,
+        where: GridDetection,
+        turns: int,
+        visible: np.ndarray | None,
+    ) -> GridWork:
+        """A confirmed board's cells cut and recognised in its locked rotation, `visible`
+        turned to match (the re-read thread's work)."""
+        read = GridWork(track_id, where, visible=visible, cells=self.reader.extract_at(gray, where))
+        if read.cells is not None and read.cells.rotations == 4:
+            _in_rotation(read, turns)
+        recognize_grids(self.reader.recognizer, [read])
+        return read
 
     def _take_reread(self, grids: list[GridWork]) -> None:
         """Give a finished background re-read to its grid in this frame, if the grid is
@@ -535,20 +536,19 @@ class StreamReader:
         answer = self._rereader.take()
         if answer is None:
             return
-        track_id, reread = answer
+        (track_id, turns), read = answer
         for grid in grids:
             if (
                 grid.track_id != track_id
                 or grid.cells is not None
-                or self.result_filter.locked_orientation(track_id) != reread.turns
+                or self.result_filter.locked_orientation(track_id) != turns
             ):
                 continue
-            grid.cells, grid.probabilities = reread.cells, reread.probabilities
-            visible = reread.visible
+            visible = read.visible
             if grid.visible is not None:
-                now = turn_cells(grid.visible, reread.turns)
+                now = turn_cells(grid.visible, turns)
                 visible = now if visible is None else visible & now
-            grid.visible = visible
+            grid.cells, grid.probabilities, grid.visible = read.cells, read.probabilities, visible
 
     def prepare(self, grids: list[GridWork]) -> None:
         """Keep only the decided rotation of the cells of boards whose orientation is locked
@@ -558,9 +558,7 @@ class StreamReader:
                 continue
             k = self.result_filter.locked_orientation(grid.track_id)
             if k is not None:
-                grid.cells = one_rotation(grid.cells, k)
-                if grid.visible is not None:
-                    grid.visible = turn_cells(grid.visible, k)
+                _in_rotation(grid, k)
 
     def observe(self, grids: list[GridWork]) -> list[PuzzleResult]:
         """What to show for one frame's recognised grids, largest first (frames in order)."""
