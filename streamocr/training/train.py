@@ -28,7 +28,7 @@ import numpy as np
 from ..resources import DEFAULT_MODEL
 
 CACHE = Path(tempfile.gettempdir()) / "streamocr_train_cache"
-DATA_VERSION = 2  # bump when render.py or realcells.py change what they make
+DATA_VERSION = 3  # bump when render.py or realcells.py change what they make
 
 
 def log(msg: str) -> None:
