@@ -44,6 +44,8 @@ _SURE_DIGIT = 0.7  # a cell once read as a digit this surely is never settled as
 _RIVAL_READ = 0.5  # a class read this surely in some frame was that frame's reading
 _RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least this surely
 _REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
+_SETTLE_JOINT = 3  # cells settled together: their leading classes checked in combination
+_CONTENDER = 0.25  # ... those read this surely in some frame (empty: among the two leading)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,20 @@ def _tally_recall(
             if ok and count >= max(best_agree + 1, min_cells):
                 best, best_agree = k, count
     return best
+
+
+def _another_passes(digits: np.ndarray, cells: np.ndarray, candidates: list[list[int]]) -> bool:
+    """Whether `digits` with `cells` set to another combination of their `candidates`
+    (a list of classes per cell) is a valid reading with exactly one solution too."""
+    chosen = tuple(int(d) for d in digits[cells])
+    trial = digits.copy()
+    for combination in itertools.product(*candidates):
+        if combination == chosen:
+            continue
+        trial[cells] = combination
+        if valid_unique(trial):
+            return True
+    return False
 
 
 class CellEvidence:
@@ -241,7 +257,9 @@ class CellEvidence:
         is confirmed. A lone undecided cell may take any of its four leading classes (a
         faint given the model reads as one of several digits), two cells three each, more
         cells two each. Sooner, from the second frame, and for up to twice as many cells,
-        only the leading digit of each is tried (a page read unsurely but rightly).
+        only the leading digit of each is tried (a page read unsurely but rightly). Cells
+        settled together, not all as their leading class, are settled only if no other
+        combination of the classes each may really hold (`_contenders`) passes as well.
 
         Whether a cell is empty the rules often cannot tell: a given read as empty may
         leave exactly one solution, and so does an empty cell read as its solution's
@@ -322,8 +340,28 @@ class CellEvidence:
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
                 if lead < s.settle_empty_margin and passes_with(digits, cell, 0):
                     return
+            # The checks above vary one cell at a time. Several cells not all settled as
+            # their leading class could be two misreads that together leave one solution
+            # (a blurred page: an 8 set aside for the 6 the rules then need, with a 2 read
+            # as a 1): no other combination of their leading classes may pass.
+            if undecided.size > 1 and np.any(classes != order[:, 0]):
+                if _another_passes(digits, undecided, self._contenders(undecided, order)):
+                    return
             self.shown[undecided] = classes
             return
+
+    def _contenders(self, cells: np.ndarray, order: np.ndarray) -> list[list[int]]:
+        """Per cell, the classes among its `_SETTLE_JOINT` leading ones (`order`: classes by
+        evidence, a row per cell) it may really hold: its leader, a digit read with
+        p >= `_CONTENDER` in some frame, empty when it is one of the two leading."""
+        out = []
+        for cell, row in zip(cells, order, strict=True):
+            keep = [int(row[0])]
+            for rank, c in enumerate(row[1:_SETTLE_JOINT], start=1):
+                if (c != 0 and self.peaks[cell, c] >= _CONTENDER) or (c == 0 and rank == 1):
+                    keep.append(int(c))
+            out.append(keep)
+        return out
 
     def ambiguous_cell(self, digits: np.ndarray, solution: np.ndarray) -> int | None:
         """A cell whose evidence does not rule out a reading of it that would pass too
@@ -671,8 +709,9 @@ class Stabilizer:
         )
 
     def _vouched(self, board: Board, checked: CheckedReading) -> bool:
-        """Whether a solved reading may be shown: exactly one solution, and no single cell
-        read otherwise on comparable evidence that would leave one solution too.
+        """Whether a solved reading may be shown: exactly one solution, at most one cell
+        changed by the solver's repair, and no single cell read otherwise on comparable
+        evidence that would leave one solution too.
 
         Once vouched for, a reading stays shown while it stands (no flicker as the
         evidence ebbs and flows); a changed reading is judged afresh.
@@ -684,6 +723,10 @@ class Stabilizer:
         if not uniquely_solvable(digits):
             return False
         if board.cells.ambiguous_cell(digits, checked.result.solution) is not None:
+            return False
+        # A confirmed reading that needed several cells changed to solve holds several
+        # misreads, and so may the repair: shown only once the evidence itself agrees.
+        if len(checked.changed) > 1:
             return False
         board.vouched = key
         return True

@@ -650,3 +650,58 @@ def test_a_returning_puzzle_is_shown_on_the_first_search_that_finds_it_again(rem
     # Another puzzle found by one search: nothing shown, remembered or not.
     other = GridObservation(2, DETECTION, _probs(OTHER, 0.99), OTHER != 0, 1, established=False)
     assert stabilizer.update([other]) == []
+
+
+# A real page (validation image1) filmed dim and blurred: the board left its r1c8 (an 8
+# read as 8 mostly, sometimes 6) and r5c4 (a 2 read as 8 or 1, and once as 2 at p = 0.46)
+# undecided, with a third given wavering. An 8 in r5c4 clashes with its column, and 8
+# with 1 leaves several solutions, but 6 with 1 leaves exactly one: the rules would pick
+# that pair, two misread givens that each single-cell check lets through. 8 with 2 (the
+# page) passes too, so the rules cannot choose.
+IMAGE1 = "000700080090003100006805070020600049000200050008040007000900030370000006105004000"
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_cells_are_not_settled_together_where_another_combination_passes_too(monkeypatch, guarded):
+    import streamocr.stabilize as stabilize
+
+    if not guarded:  # the scenario is real: without the joint check the wrong pair is shown
+        monkeypatch.setattr(stabilize, "_another_passes", lambda *args: False)
+    truth = np.array([int(c) for c in IMAGE1], np.int64)
+    wrong = truth.copy()
+    wrong[7], wrong[39] = 6, 1
+    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = set()
+    for frame in range(20):
+        p = _probs(truth)
+        p[7] = 0.21 / 8
+        p[7, 8], p[7, 6] = 0.6, 0.19  # the 8 leads by about 7 nats after 20 frames
+        p[39] = 0.1 / 7
+        p[39, 8], p[39, 1], p[39, 2] = 0.45, 0.3, 0.15
+        if frame == 0:  # its true 2 read fairly surely once
+            p[39, 8], p[39, 1], p[39, 2] = 0.4, 0.05, 0.46
+        p[3] = 0.1 / 8
+        p[3, 7], p[3, 1] = 0.5, 0.4  # wavering close: the rules may choose
+        shown.add(_shown(stabilizer.update([_obs(p)])))
+    lie = "".join(str(int(d)) for d in wrong)
+    assert (lie in shown) != guarded
+    assert shown <= {None, IMAGE1, lie}
+
+
+def test_a_confirmed_reading_the_solver_must_repair_in_several_cells_is_not_shown():
+    # Two givens read wrongly, steadily (5 as 6, 7 as 8), each clashing with its column:
+    # the solver can repair the reading, but a reading with several misreads confirmed
+    # may hold more, and so may the repair. Nothing is shown until the evidence agrees.
+    stabilizer = Stabilizer()
+    shown = []
+    for _ in range(20):
+        p = _probs(TRUTH)
+        for cell, misread in ((0, 6), (4, 8)):
+            p[cell] = 0.005 / 8
+            p[cell, misread], p[cell, TRUTH[cell]] = 0.95, 0.045
+        shown.append(_shown(stabilizer.update([_obs(p)])))
+    board = stabilizer._boards[0]
+    assert board.cells.decided.all()
+    assert len(stabilizer._check(board.cells).changed) == 2  # repairable, in two cells
+    assert shown == [None] * 20
