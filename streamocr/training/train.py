@@ -194,7 +194,7 @@ def export(model, path: Path) -> None:
     dummy = torch.zeros(1, 1, 28, 28)
     torch.onnx.export(
         model,
-        dummy,
+        (dummy,),
         str(path),
         dynamo=False,
         input_names=["cells"],
