@@ -55,6 +55,21 @@ def passes_with(digits: np.ndarray, cell: int, value: int) -> bool:
     return valid_unique(other)
 
 
+def passes_otherwise(digits: np.ndarray, cells: np.ndarray, candidates: list[list[int]]) -> bool:
+    """Whether `digits` with `cells` set to another combination of their `candidates` (a
+    list of classes per cell) keeps the rules and has one solution too (`passes_with` of
+    several cells at once)."""
+    chosen = tuple(int(d) for d in digits[cells])
+    trial = digits.copy()
+    for combination in itertools.product(*candidates):
+        if combination == chosen:
+            continue
+        trial[cells] = combination
+        if valid_unique(trial):
+            return True
+    return False
+
+
 def ambiguous_cell(digits: np.ndarray, solution: np.ndarray, close: np.ndarray) -> int | None:
     """A cell whose other plausible reading would pass as well, or None.
 

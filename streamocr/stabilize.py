@@ -31,6 +31,7 @@ from .consistency import (
     CheckedReading,
     ambiguous_cell,
     check_reading,
+    passes_otherwise,
     passes_with,
     uniquely_solvable,
     valid_unique,
@@ -116,20 +117,6 @@ def _tally_recall(
             if ok and count >= max(best_agree + 1, min_cells):
                 best, best_agree = k, count
     return best
-
-
-def _another_passes(digits: np.ndarray, cells: np.ndarray, candidates: list[list[int]]) -> bool:
-    """Whether `digits` with `cells` set to another combination of their `candidates`
-    (a list of classes per cell) is a valid reading with exactly one solution too."""
-    chosen = tuple(int(d) for d in digits[cells])
-    trial = digits.copy()
-    for combination in itertools.product(*candidates):
-        if combination == chosen:
-            continue
-        trial[cells] = combination
-        if valid_unique(trial):
-            return True
-    return False
 
 
 class CellEvidence:
@@ -343,9 +330,9 @@ class CellEvidence:
             # The checks above vary one cell at a time. Several cells not all settled as
             # their leading class could be two misreads that together leave one solution
             # (a blurred page: an 8 set aside for the 6 the rules then need, with a 2 read
-            # as a 1): no other combination of their leading classes may pass.
+            # as a 1): no other combination of what they may hold may pass.
             if undecided.size > 1 and np.any(classes != order[:, 0]):
-                if _another_passes(digits, undecided, self._contenders(undecided, order)):
+                if passes_otherwise(digits, undecided, self._contenders(undecided, order)):
                     return
             self.shown[undecided] = classes
             return
@@ -720,13 +707,13 @@ class Stabilizer:
         key = digits.tobytes()
         if board.vouched == key:
             return True
-        if not uniquely_solvable(digits):
-            return False
-        if board.cells.ambiguous_cell(digits, checked.result.solution) is not None:
-            return False
         # A confirmed reading that needed several cells changed to solve holds several
         # misreads, and so may the repair: shown only once the evidence itself agrees.
         if len(checked.changed) > 1:
+            return False
+        if not uniquely_solvable(digits):
+            return False
+        if board.cells.ambiguous_cell(digits, checked.result.solution) is not None:
             return False
         board.vouched = key
         return True

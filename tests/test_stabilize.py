@@ -666,7 +666,7 @@ def test_cells_are_not_settled_together_where_another_combination_passes_too(mon
     import streamocr.stabilize as stabilize
 
     if not guarded:  # the scenario is real: without the joint check the wrong pair is shown
-        monkeypatch.setattr(stabilize, "_another_passes", lambda *args: False)
+        monkeypatch.setattr(stabilize, "passes_otherwise", lambda *args: False)
     truth = np.array([int(c) for c in IMAGE1], np.int64)
     wrong = truth.copy()
     wrong[7], wrong[39] = 6, 1
