@@ -59,6 +59,7 @@ class RecognizerServer:
         self.recognizer = DigitRecognizer(
             recognition.model, recognition.device, recognition.threads
         )
+        self.recognizer.warm_up()  # on CUDA: every batch shape before the first stream's
         self.max_cells = max_cells
         self.max_wait_s = max_wait_ms / 1000.0
         self._pending: list[tuple[np.ndarray, asyncio.Future]] = []

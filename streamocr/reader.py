@@ -121,7 +121,10 @@ class SudokuReader:
             return
         blank = np.full((240, 320, 3), 200, np.uint8)
         self.finder.detect_all(blank)
-        self.recognizer.recognize(np.zeros((4 * 81, 1, 28, 28), np.float32))
+        if isinstance(self.recognizer, DigitRecognizer):
+            self.recognizer.warm_up()  # on CUDA: each batch shape the video paths use
+        else:  # a stand-in (a test's, a cluster actor's client)
+            self.recognizer.recognize(np.zeros((4 * 81, 1, 28, 28), np.float32))
         self._warm = True
 
     def extract(self, image: np.ndarray) -> CellBatch | None:

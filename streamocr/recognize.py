@@ -61,6 +61,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+MIN_BATCH_CELLS = 16  # least cells of a video path's model call (padded to powers of two)
+
+
 class DigitRecognizer:
     """Classifies cell images with the ONNX digit model.
 
@@ -97,9 +100,19 @@ class DigitRecognizer:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.providers = choose_providers(device)
+        self.on_cuda = self.providers[0] == "CUDAExecutionProvider"
+        # cuDNN's default exhaustive search times every convolution algorithm on each new
+        # batch shape: 60-110 ms a shape on an H200 (445 ms the first), hundreds of this
+        # small model's calls; its heuristic choice took 10-25 ms and ran as fast after.
+        providers: list[str | tuple[str, dict[str, str]]] = [
+            (name, {"cudnn_conv_algo_search": "HEURISTIC"})
+            if name == "CUDAExecutionProvider"
+            else name
+            for name in self.providers
+        ]
         try:
             self.session = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=self.providers
+                str(model_path), sess_options=options, providers=providers
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -110,9 +123,26 @@ class DigitRecognizer:
         self.input_name = inputs[0].name
         self.batch_quantum = max(1, batch_quantum)
         if max_batch is None:
-            max_batch = 4096 if self.providers[0] == "CUDAExecutionProvider" else 324
+            max_batch = 4096 if self.on_cuda else 324
         # Whole quanta, so every call but the last is a full, fixed shape.
         self.max_batch = max(1, max_batch // self.batch_quantum) * self.batch_quantum
+
+    def warm_shapes(self) -> list[int]:
+        """The batch sizes `warm_up` runs: on CUDA every padded size of the video paths
+        (`padded_size`, up to `max_batch`), whose first call each sets up its kernels;
+        on the CPU one call of four grids, which loads the session."""
+        if not self.on_cuda:
+            return [min(4 * 81, self.max_batch)]
+        sizes = [MIN_BATCH_CELLS]
+        while sizes[-1] < self.max_batch:
+            sizes.append(min(2 * sizes[-1], self.max_batch))
+        return sizes
+
+    def warm_up(self) -> None:
+        """Run the model once on each of `warm_shapes`, so no stream's frame waits for a
+        shape's first call."""
+        for size in self.warm_shapes():
+            self.recognize(np.zeros((size, 1, 28, 28), np.float32))
 
     def recognize(self, cells: np.ndarray) -> np.ndarray:
         """Return float32 (N, 10) class probabilities for float32 (N, 1, 28, 28) cells."""
@@ -131,9 +161,6 @@ class DigitRecognizer:
         batch[:n] = cells
         (logits,) = self.session.run(None, {self.input_name: batch})
         return softmax(np.asarray(logits, np.float32)[:n])
-
-
-MIN_BATCH_CELLS = 16  # least cells of a video path's model call (padded to powers of two)
 
 
 def padded_size(count: int, least: int = MIN_BATCH_CELLS) -> int:

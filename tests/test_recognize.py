@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from helpers import needs_model
 
-from streamocr.recognize import DigitRecognizer
+from streamocr.recognize import DigitRecognizer, padded_size
 
 
 @needs_model
@@ -68,3 +68,25 @@ def test_only_inked_cells_go_to_the_model_and_the_rest_read_empty():
     work = GridWork(0, detection, cells=blank)
     assert recognize_grids(model, [work]) == 0 and model.sizes == [128]
     assert (work.probabilities.argmax(axis=1) == 0).all()
+
+
+@needs_model
+def test_warm_up_runs_each_padded_batch_shape_on_cuda_and_one_call_on_the_cpu():
+    recognizer = DigitRecognizer(device="cpu")
+    sizes: list[int] = []
+    run = recognizer.session.run
+
+    def counted(outputs, feeds):
+        sizes.append(len(next(iter(feeds.values()))))
+        return run(outputs, feeds)
+
+    recognizer.session.run = counted  # type: ignore[method-assign]
+    recognizer.warm_up()
+    assert sizes == [324]
+    # On CUDA a shape's first call sets up its kernels: every size `padded_size` can give
+    # up to the largest call is run once at start, so no frame waits for it.
+    recognizer.on_cuda, recognizer.max_batch = True, 4096
+    sizes.clear()
+    recognizer.warm_up()
+    assert sizes == [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    assert all(padded_size(n) in sizes for n in (1, 17, 81, 300, 1000, 4096))
