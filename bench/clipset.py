@@ -166,6 +166,7 @@ def _report(clips: list) -> None:
             f"steady {score.steady_right_frames}/{score.steady_in_view_frames}, "
             f"acquisition {acq or '-'}, "
             f"flicker {score.flicker}, wrong {score.wrong_frames}, "
+            f"misplaced {score.misplaced_frames}, "
             f"false grid {score.false_grid_frames}"
             f"{f', partly in view wrong {score.partial_wrong_frames}' if score.partial_wrong_frames else ''}"
             f"{f', shown on unreadable {score.unreadable_shown_frames}/{score.unreadable_frames}' if score.unreadable_frames else ''}",
@@ -188,6 +189,7 @@ def _report(clips: list) -> None:
             f"{', never ' + str(acqs.count(None)) if None in acqs else ''}; "
             f"flicker {sum(s.flicker for _, s in scores)}; "
             f"wrong frames {sum(s.wrong_frames for _, s in scores)}; "
+            f"misplaced frames {sum(s.misplaced_frames for _, s in scores)}; "
             f"false-grid frames {sum(s.false_grid_frames for _, s in scores)}; "
             f"shown on unreadable {sum(s.unreadable_shown_frames for _, s in scores)}"
         )

@@ -135,6 +135,10 @@ class VideoScore:
             the puzzle leaves the view costs right frames, not flicker).
         wrong_frames: frames showing a reading that is not the puzzle's (in or partly in
             view), or any reading with no puzzle there: the overlay lying.
+        misplaced_frames: frames drawing a reading on an outline more than half a cell
+            from the puzzle's (in or partly in view): its digits land in other cells, or
+            off the page, even when they are the puzzle's. Counted apart from
+            `wrong_frames`, which judges the digits alone.
         corner_error_px: mean distance of the shown corners from the true ones (in the
             corner order that fits best: the reading's orientation is scored by the digits).
         jitter_px: mean frame-to-frame change of that corner error (motion of the outline
@@ -153,6 +157,7 @@ class VideoScore:
     jitter_px: float | None
     wrong_frames: int = 0
     partial_wrong_frames: int = 0
+    misplaced_frames: int = 0
     unreadable_frames: int = 0
     unreadable_shown_frames: int = 0
     steady_in_view_frames: int = 0
@@ -200,10 +205,30 @@ class VideoScore:
             f"in view): {self.flicker}",
             f"wrong reading shown: {self.wrong_frames} frames "
             f"({self.partial_wrong_frames} with the grid partly out of view)",
+            f"reading drawn over half a cell from the grid: {self.misplaced_frames} frames",
             f"reading shown on unreadable footage: {self.unreadable_shown_frames} of "
             f"{self.unreadable_frames} frames",
             f"corner error: {px(self.corner_error_px)}, jitter: {px(self.jitter_px)}",
         ]
+
+
+def _drawn_outlines(record: dict) -> list[np.ndarray]:
+    """The outlines of a record's grids that carry a reading (digits drawn on them)."""
+    grids = record.get("grids") or [record]
+    return [
+        np.asarray(g["corners"], np.float64)
+        for g in grids
+        if g.get("digits") is not None and g.get("corners") is not None
+    ]
+
+
+def _misplaced(outline: np.ndarray, truth: np.ndarray) -> bool:
+    """Whether an outline lies over half a cell from the true one (best corner order)."""
+    error = min(
+        float(np.linalg.norm(np.roll(outline, k, axis=0) - truth, axis=1).mean()) for k in range(4)
+    )
+    cell = float(np.linalg.norm(np.roll(truth, -1, axis=0) - truth, axis=1).mean()) / 9
+    return error > 0.5 * cell
 
 
 def _reported_corners(record: dict) -> np.ndarray | None:
@@ -221,7 +246,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
     """
     by_frame = {int(r["frame"]): r for r in records}
     width, height = truth.size
-    in_view = right = no_grid = false_grid = flicker = wrong = partial_wrong = 0
+    in_view = right = no_grid = false_grid = flicker = wrong = partial_wrong = misplaced = 0
     unreadable = unreadable_shown = steady = steady_right = 0
     acquisitions: list[int | None] = []
     errors: list[float] = []
@@ -240,6 +265,9 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         is_wrong = shown is not None and (not present or shown != frame.digits)
         wrong += is_wrong
         partial_wrong += is_wrong and present and not frame.in_view
+        if present:
+            truth_corners = np.asarray(frame.corners, np.float64)
+            misplaced += any(_misplaced(o, truth_corners) for o in _drawn_outlines(record))
         if not frame.readable:
             unreadable += 1
             unreadable_shown += shown is not None
@@ -299,6 +327,7 @@ def score_video(records: list[dict], truth: VideoTruth) -> VideoScore:
         jitter_px=float(np.mean(jitters)) if jitters else None,
         wrong_frames=wrong,
         partial_wrong_frames=partial_wrong,
+        misplaced_frames=misplaced,
         unreadable_frames=unreadable,
         unreadable_shown_frames=unreadable_shown,
         steady_in_view_frames=steady,

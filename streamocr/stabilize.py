@@ -63,6 +63,8 @@ class GridObservation:
         visible: bool (81,) cells wholly inside the frame, in the track's order; cells
             outside add no evidence. None: all visible.
         established: whether the tracker trusts the grid enough for it to be shown.
+        contested: another grid found over this one puts it in doubt
+            (`tracking.TrackedGrid.contested`): its evidence is kept, nothing is shown.
     """
 
     track_id: int
@@ -72,6 +74,7 @@ class GridObservation:
     rotations: int = 1
     visible: np.ndarray | None = field(default=None, repr=False)
     established: bool = True
+    contested: bool = False
 
     def __post_init__(self) -> None:
         if self.rotations not in (1, 4):
@@ -607,6 +610,8 @@ class Stabilizer:
             # cells read as a puzzle lost a moment ago (`_recall`): a dozen digits clearly
             # where that puzzle has them, none otherwise, is stronger evidence that the
             # outline is where the grid is than a second search finding it again.
+            if observation.contested:
+                continue
             if observation.established or (board is not None and board.recalled_reading):
                 result = self._result(observation.detection, board)
                 results.append(replace(result, track_id=observation.track_id))

@@ -93,6 +93,7 @@ class GridWork:
     established: bool = True
     visible: np.ndarray | None = None
     cells: CellBatch | None = None
+    contested: bool = False  # `tracking.TrackedGrid.contested`: nothing is drawn on it
     probabilities: np.ndarray | None = None
     # A cut left for `cut_cells` (`locate(..., cut=False)`): the frame's ink gray and where
     # the cells are cut.
@@ -363,6 +364,7 @@ class StreamReader:
                 t.established,
                 t.visible,
                 pending=(gray, t.cut) if read else None,
+                contested=t.contested,
             )
             for t in tracked
         ]
@@ -572,6 +574,7 @@ class StreamReader:
                 rotations=1 if grid.cells is None else grid.cells.rotations,
                 visible=grid.visible,
                 established=grid.established,
+                contested=grid.contested,
             )
             for grid in grids
         ]

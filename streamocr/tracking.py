@@ -40,6 +40,7 @@ _RESEED_EVERY = 10  # frames between re-seeding a track's points
 _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: not applied
 _NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
 _BOX_SHARE = 0.25  # a track within another, this share of its area or less, is one of its boxes
+_RIVAL_SHARE = 0.2  # tracks overlapping by more (of the smaller) cannot both be grids
 _FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
 
 
@@ -56,6 +57,10 @@ class TrackedGrid:
         measured: this frame's own detection of the grid, in the track's order, when one
             matched; None otherwise. `detection` is smoothed for a steady overlay and lags
             a moving page a little; cells are cut more exactly along `measured`.
+        contested: a search found a grid overlapping this one and not matching it, and
+            neither a search nor the verifier has found this one since: the two cannot
+            both be where a grid is (the flow may have slipped a few cells along the
+            lattice in a sudden move), so nothing is drawn on it until one of them does.
     """
 
     track_id: int
@@ -64,6 +69,7 @@ class TrackedGrid:
     established: bool
     visible: np.ndarray = field(repr=False)
     measured: GridDetection | None = field(default=None, repr=False)
+    contested: bool = False
 
     @property
     def cut(self) -> GridDetection:
@@ -82,6 +88,7 @@ class _Track:
     since_seed: int = 0
     measured: np.ndarray | None = None  # this frame's matched detection, track order
     doubted: np.ndarray | None = None  # offset of a far detection not yet confirmed
+    contested: bool = False  # a search found another grid over it, none found it since
 
 
 def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -312,6 +319,10 @@ class GridTracker:
                 track.since_seed = 0
             survivors.append(track)
         self._tracks = survivors
+        for track in survivors:
+            # A contest ends when a search or the verifier finds this track's grid again
+            # (its rival ending proves nothing: the flow may have carried it astray).
+            track.contested = track.contested and track.track_id not in matched
         self._prev_gray = gray
         grids = [
             TrackedGrid(
@@ -330,6 +341,7 @@ class GridTracker:
                 else GridDetection(
                     t.measured, homography_for(t.measured, self.warp_size), self.warp_size, t.score
                 ),
+                contested=t.contested,
             )
             for t in self._tracks
         ]
@@ -431,7 +443,8 @@ class GridTracker:
             # jumped (a swapped page, a cut) or one misplaced outline (a dim frame whose
             # noise mimics grid lines). It starts a contending track; which of the two
             # lives is settled by the next searches (`_settle_contests`), and meanwhile
-            # the old track follows its grid by flow, so one stray outline costs nothing.
+            # the old track follows its grid by flow, not drawn on (`contested`): one
+            # stray outline costs the frames until the next search.
             if len(self._tracks) >= self.max_grids:
                 continue
             corners = det.corners.astype(np.float32)
@@ -473,7 +486,7 @@ class GridTracker:
                 for o in established
                 if o is not track
                 and o.track_id not in doomed
-                and overlap_share(o.corners, track.corners) > 0.2
+                and overlap_share(o.corners, track.corners) > _RIVAL_SHARE
                 and not _inside(o.corners, track.corners)  # a box is no rival of its grid
             ]
             if not rivals:
@@ -483,6 +496,25 @@ class GridTracker:
                     doomed.add(track.track_id)
             elif track.track_id in matched:
                 doomed.update(r for r in rivals if r < track.track_id)
+        # A grid this search found over a followed one that it did not find again: one of
+        # the two is not where a grid is (in a sudden move the flow can slip along the
+        # lattice by a few cells). One not yet established ends; an established one is
+        # not drawn on until the searches tell which (`TrackedGrid.contested`).
+        found = [t for t in self._tracks if t.track_id in matched and t.track_id not in doomed]
+        for track in self._tracks:
+            if track.track_id in matched or track.track_id in doomed:
+                continue
+            if not any(
+                overlap_share(o.corners, track.corners) > _RIVAL_SHARE
+                and not _inside(o.corners, track.corners)
+                and not _inside(track.corners, o.corners)
+                for o in found
+            ):
+                continue
+            if track.detections < self.confirm_detections:
+                doomed.add(track.track_id)
+            else:
+                track.contested = True
         if doomed:
             self._tracks = [t for t in self._tracks if t.track_id not in doomed]
 

@@ -65,6 +65,21 @@ def test_wrong_readings_shown_are_counted():
     assert score.wrong_frames == 2  # WRONG in view, and PUZZLE where no puzzle is
 
 
+def test_a_reading_drawn_away_from_the_grid_is_counted_as_misplaced():
+    # BOX is 100 px: a cell is 11.1 px. 5 px off is the outline's own error; 20 px off
+    # draws the digits in the next cells; a second grid far away with the digits too.
+    records = _records([PUZZLE, PUZZLE, PUZZLE, None], dx=(5, 20, 0, 0))
+    records[2]["grids"] = [
+        {"found": True, "corners": BOX, "digits": PUZZLE},
+        {"found": True, "corners": [[x + 150, y] for x, y in BOX], "digits": PUZZLE},
+    ]
+    # A grid without a reading off the grid draws no digits: not counted.
+    records[3].update(found=True, corners=[[x + 50, y] for x, y in BOX])
+    score = score_video(records, _truth([True] * 4))
+    assert score.misplaced_frames == 2
+    assert score.wrong_frames == 0  # the digits alone are right
+
+
 def test_wrong_frames_partly_in_view_and_readings_on_unreadable_footage():
     # BOX lies inside the 320x240 frame; "in_view" False with corners is a grid partly out.
     truth = _truth([True, False, False, True])
