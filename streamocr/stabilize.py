@@ -63,8 +63,8 @@ class GridObservation:
         visible: bool (81,) cells wholly inside the frame, in the track's order; cells
             outside add no evidence. None: all visible.
         established: whether the tracker trusts the grid enough for it to be shown.
-        contested: another grid found over this one puts it in doubt
-            (`tracking.TrackedGrid.contested`): its evidence is kept, nothing is shown.
+        in_doubt: the tracker doubts the grid is where its outline lies
+            (`tracking.TrackedGrid.in_doubt`): its evidence is kept, nothing is shown.
     """
 
     track_id: int
@@ -74,7 +74,7 @@ class GridObservation:
     rotations: int = 1
     visible: np.ndarray | None = field(default=None, repr=False)
     established: bool = True
-    contested: bool = False
+    in_doubt: bool = False
 
     def __post_init__(self) -> None:
         if self.rotations not in (1, 4):
@@ -610,7 +610,7 @@ class Stabilizer:
             # cells read as a puzzle lost a moment ago (`_recall`): a dozen digits clearly
             # where that puzzle has them, none otherwise, is stronger evidence that the
             # outline is where the grid is than a second search finding it again.
-            if observation.contested:
+            if observation.in_doubt:
                 continue
             if observation.established or (board is not None and board.recalled_reading):
                 result = self._result(observation.detection, board)

@@ -93,7 +93,7 @@ class GridWork:
     established: bool = True
     visible: np.ndarray | None = None
     cells: CellBatch | None = None
-    contested: bool = False  # `tracking.TrackedGrid.contested`: nothing is drawn on it
+    in_doubt: bool = False  # `tracking.TrackedGrid.in_doubt`: nothing is drawn on it
     probabilities: np.ndarray | None = None
     # A cut left for `cut_cells` (`locate(..., cut=False)`): the frame's ink gray and where
     # the cells are cut.
@@ -364,7 +364,7 @@ class StreamReader:
                 t.established,
                 t.visible,
                 pending=(gray, t.cut) if read else None,
-                contested=t.contested,
+                in_doubt=t.in_doubt,
             )
             for t in tracked
         ]
@@ -574,7 +574,7 @@ class StreamReader:
                 rotations=1 if grid.cells is None else grid.cells.rotations,
                 visible=grid.visible,
                 established=grid.established,
-                contested=grid.contested,
+                in_doubt=grid.in_doubt,
             )
             for grid in grids
         ]

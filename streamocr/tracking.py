@@ -41,6 +41,10 @@ _STILL_PX = 0.08  # a frame-to-frame corner motion below this is sensor noise: n
 _NEAR_SHARE = 0.03  # a detection this close (share of the side) to a track simply corrects it
 _BOX_SHARE = 0.25  # a track within another, this share of its area or less, is one of its boxes
 _RIVAL_SHARE = 0.2  # tracks overlapping by more (of the smaller) cannot both be grids
+_FAST_PX = 4.0  # flow-scale pixels a frame above which the flow is also started ahead
+_SLIP_SHARE = 0.1  # ... where its motion differs from the last frame's by this share of a side
+_ADRIFT_SIDES = 1.5  # sides carried by flow alone after which a grid is not drawn on
+_ZOOM_LIMITS = (0.87, 1.15)  # a flow step scaling the grid beyond these loses it
 _FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
 
 
@@ -57,10 +61,12 @@ class TrackedGrid:
         measured: this frame's own detection of the grid, in the track's order, when one
             matched; None otherwise. `detection` is smoothed for a steady overlay and lags
             a moving page a little; cells are cut more exactly along `measured`.
-        contested: a search found a grid overlapping this one and not matching it, and
-            neither a search nor the verifier has found this one since: the two cannot
-            both be where a grid is (the flow may have slipped a few cells along the
-            lattice in a sudden move), so nothing is drawn on it until one of them does.
+        in_doubt: the grid may not be where its outline lies, and nothing is drawn on it
+            until a search or the verifier finds it again: a search found a grid
+            overlapping it and did not find it (the two cannot both be where a grid is;
+            in a sudden move the flow can slip a few cells along the lattice), or the flow
+            alone has carried it more than `_ADRIFT_SIDES` of its side since it was last
+            found (the flow's small errors add up).
     """
 
     track_id: int
@@ -69,7 +75,7 @@ class TrackedGrid:
     established: bool
     visible: np.ndarray = field(repr=False)
     measured: GridDetection | None = field(default=None, repr=False)
-    contested: bool = False
+    in_doubt: bool = False
 
     @property
     def cut(self) -> GridDetection:
@@ -89,6 +95,8 @@ class _Track:
     measured: np.ndarray | None = None  # this frame's matched detection, track order
     doubted: np.ndarray | None = None  # offset of a far detection not yet confirmed
     contested: bool = False  # a search found another grid over it, none found it since
+    velocity: np.ndarray | None = None  # the flow's last motion of the grid, flow-scale px
+    adrift: float = 0.0  # sides the flow alone has carried it since it was last found
 
 
 def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -323,6 +331,8 @@ class GridTracker:
             # A contest ends when a search or the verifier finds this track's grid again
             # (its rival ending proves nothing: the flow may have carried it astray).
             track.contested = track.contested and track.track_id not in matched
+            if track.track_id in matched:
+                track.adrift = 0.0
         self._prev_gray = gray
         grids = [
             TrackedGrid(
@@ -341,7 +351,7 @@ class GridTracker:
                 else GridDetection(
                     t.measured, homography_for(t.measured, self.warp_size), self.warp_size, t.score
                 ),
-                contested=t.contested,
+                in_doubt=t.contested or t.adrift > _ADRIFT_SIDES,
             )
             for t in self._tracks
         ]
@@ -384,19 +394,34 @@ class GridTracker:
         prev, gray = prev[y0:y1, x0:x1], gray[y0:y1, x0:x1]
         offset = np.float32([x0, y0])
         points = track.points - offset
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, points, None, **_LK_PARAMS)
-        back, back_status, _ = cv2.calcOpticalFlowPyrLK(gray, prev, moved, None, **_LK_PARAMS)
-        moved += offset
-        back += offset
-        fb = np.linalg.norm((back - track.points).reshape(-1, 2), axis=1)
-        good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
+        moved, good = _follow(prev, gray, points)
+        velocity = track.velocity
+        if velocity is not None and float(np.abs(velocity).max()) > _FAST_PX:
+            # A page moving fast: the flow started where the points were can stick on
+            # the smeared lattice, or slip along it by a few cells, while the page moves
+            # on. Where it says the page stopped or turned within one frame (a hand does
+            # not), the flow is started again where the last frame's motion would put
+            # the points, and kept if it holds and goes on with that motion.
+            slip = _SLIP_SHARE * quad_side(corners)
+            if not _goes_on(moved, good, points, velocity, slip):
+                ahead, held = _follow(prev, gray, points, velocity)
+                if held.sum() >= self.min_points and _goes_on(ahead, held, points, velocity, slip):
+                    moved, good = ahead, held
         if good.sum() < self.min_points:
             return False
+        moved += offset
         src, dst = track.points[good], moved[good]
         step, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.5)
         if step is None or inliers is None or int(inliers.sum()) < self.min_points:
             return False
         moved_corners = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), step).reshape(4, 2)
+        side = max(quad_side(corners), 1.0)
+        if not _ZOOM_LIMITS[0] <= quad_side(moved_corners) / side <= _ZOOM_LIMITS[1]:
+            # A hand does not zoom the page this much in one frame: points left in one
+            # corner of a grid leaving the view extrapolated into a wrong outline.
+            return False
+        track.velocity = (moved_corners - corners).mean(axis=0).astype(np.float32)
+        track.adrift += float(np.linalg.norm(track.velocity)) / side
         if np.abs(moved_corners - corners).max() >= _STILL_PX:
             track.corners = (moved_corners / scale).astype(np.float32)
         keep = inliers.reshape(-1).astype(bool)
@@ -443,7 +468,7 @@ class GridTracker:
             # jumped (a swapped page, a cut) or one misplaced outline (a dim frame whose
             # noise mimics grid lines). It starts a contending track; which of the two
             # lives is settled by the next searches (`_settle_contests`), and meanwhile
-            # the old track follows its grid by flow, not drawn on (`contested`): one
+            # the old track follows its grid by flow, not drawn on (`in_doubt`): one
             # stray outline costs the frames until the next search.
             if len(self._tracks) >= self.max_grids:
                 continue
@@ -499,7 +524,7 @@ class GridTracker:
         # A grid this search found over a followed one that it did not find again: one of
         # the two is not where a grid is (in a sudden move the flow can slip along the
         # lattice by a few cells). One not yet established ends; an established one is
-        # not drawn on until the searches tell which (`TrackedGrid.contested`).
+        # not drawn on until the searches tell which (`TrackedGrid.in_doubt`).
         found = [t for t in self._tracks if t.track_id in matched and t.track_id not in doomed]
         for track in self._tracks:
             if track.track_id in matched or track.track_id in doomed:
@@ -525,6 +550,39 @@ def _inside(small: np.ndarray, big: np.ndarray) -> bool:
     if small_area > _BOX_SHARE * cv2.contourArea(big.astype(np.float32)):
         return False
     return overlap_share(small, big) >= 0.8
+
+
+def _goes_on(
+    moved: np.ndarray, good: np.ndarray, points: np.ndarray, velocity: np.ndarray, slip: float
+) -> bool:
+    """Whether the held points' median motion is within `slip` of `velocity`."""
+    if not good.any():
+        return False
+    motion = np.median((moved - points).reshape(-1, 2)[good], axis=0)
+    return float(np.abs(motion - velocity).max()) <= slip
+
+
+def _follow(
+    prev: np.ndarray, gray: np.ndarray, points: np.ndarray, shift: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points of `prev` followed into `gray` by pyramidal Lucas-Kanade, and which of them
+    hold (found both ways, back within `_FB_MAX_PX` of where they started); with `shift`,
+    the flow starts from each point moved by it."""
+    if shift is None:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, points, None, **_LK_PARAMS)
+        back, back_status, _ = cv2.calcOpticalFlowPyrLK(gray, prev, moved, None, **_LK_PARAMS)
+    else:
+        step = np.asarray(shift, np.float32).reshape(1, 1, 2)
+        flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            prev, gray, points, points + step, flags=flags, **_LK_PARAMS
+        )
+        back, back_status, _ = cv2.calcOpticalFlowPyrLK(
+            gray, prev, moved, moved - step, flags=flags, **_LK_PARAMS
+        )
+    fb = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
+    good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
+    return moved, good
 
 
 def _flow_region(corners: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:

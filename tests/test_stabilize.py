@@ -79,12 +79,12 @@ def test_a_sure_reading_with_many_solutions_is_never_shown():
     assert shown == [None] * 8
 
 
-def test_nothing_is_shown_on_a_contested_grid_and_its_reading_comes_back_after():
+def test_nothing_is_shown_on_a_grid_in_doubt_and_its_reading_comes_back_after():
     stabilizer = Stabilizer()
     for _ in range(3):
         assert _shown(stabilizer.update([_obs(_probs(TRUTH))])) == PUZZLE
-    contested = GridObservation(0, DETECTION, _probs(TRUTH), np.ones(81, bool), 1, contested=True)
-    assert stabilizer.update([contested]) == []
+    doubted = GridObservation(0, DETECTION, _probs(TRUTH), np.ones(81, bool), 1, in_doubt=True)
+    assert stabilizer.update([doubted]) == []
     assert _shown(stabilizer.update([_obs(_probs(TRUTH))])) == PUZZLE
 
 
