@@ -491,6 +491,10 @@ class GridTracker:
         larger one that is established or was found in this search is one of its boxes,
         never a puzzle of its own. It ends, and never ends the grid around it (nor its
         first outline, followed by flow until the search finds it again).
+
+        Any other track that a grid found in this search overlaps, and that the search did
+        not find again, is in doubt: one found by one search only ends; an established one
+        is not drawn on (`contested`) until a search or the verifier finds it again.
         """
         established = [t for t in self._tracks if t.detections >= self.confirm_detections]
         containers = [
