@@ -31,13 +31,18 @@ def all_rotations(batch: CellBatch) -> CellBatch:
     turned = [np.rot90(np.rot90(mosaic, k, axes=(0, 1)), k, axes=(2, 3)) for k in range(4)]
     inputs = np.concatenate([t.reshape(81, 1, 28, 28) for t in turned])
     has_ink = np.concatenate([np.rot90(ink, k).reshape(81) for k in range(4)])
-    return CellBatch(batch.detection, np.ascontiguousarray(inputs), has_ink, ROTATIONS)
+    faint = None
+    if batch.faint_ink is not None:
+        dark = batch.faint_ink.reshape(9, 9)
+        faint = np.concatenate([np.rot90(dark, k).reshape(81) for k in range(4)])
+    return CellBatch(batch.detection, np.ascontiguousarray(inputs), has_ink, ROTATIONS, faint)
 
 
 def one_rotation(batch: CellBatch, k: int) -> CellBatch:
     """Only rotation `k` of a batch cut in all four."""
     rows = rotation_rows(k)
-    return CellBatch(batch.detection, batch.inputs[rows], batch.has_ink[rows], 1)
+    faint = None if batch.faint_ink is None else batch.faint_ink[rows]
+    return CellBatch(batch.detection, batch.inputs[rows], batch.has_ink[rows], 1, faint)
 
 
 def turn_cells(mask: np.ndarray, k: int) -> np.ndarray:

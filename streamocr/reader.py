@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cells import cell_inputs_from_warped, warped_gray
+from .cells import cells_with_faint_ink, warped_gray
 from .consistency import check_reading, unvouched
 from .grid import GridFinder, GridFinderSettings
 from .mesh import straighten
@@ -139,8 +139,8 @@ class SudokuReader:
         gray = warped_gray(image, detection)
         if self.finder.settings.straighten:
             gray = straighten(gray)
-        inputs, has_ink = cell_inputs_from_warped(gray)
-        batch = CellBatch(detection, inputs, has_ink, 1)
+        inputs, has_ink, faint_ink = cells_with_faint_ink(gray)
+        batch = CellBatch(detection, inputs, has_ink, 1, faint_ink)
         return all_rotations(batch) if self.try_rotations else batch
 
     def interpret(self, batch: CellBatch, probabilities: np.ndarray) -> PuzzleResult:

@@ -63,6 +63,8 @@ class GridObservation:
         visible: bool (81,) cells wholly inside the frame, in the track's order; cells
             outside add no evidence. None: all visible.
         established: whether the tracker trusts the grid enough for it to be shown.
+        faint_ink: bool (R * 81,) cells without ink still dark in their middle
+            (`types.CellBatch.faint_ink`): such a frame says nothing of them. None: none.
         in_doubt: the tracker doubts the grid is where its outline lies
             (`tracking.TrackedGrid.in_doubt`): its evidence is kept, nothing is shown.
     """
@@ -75,6 +77,7 @@ class GridObservation:
     visible: np.ndarray | None = field(default=None, repr=False)
     established: bool = True
     in_doubt: bool = False
+    faint_ink: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.rotations not in (1, 4):
@@ -460,6 +463,11 @@ class Board:
             # tilted grid hide strokes, while nothing makes a clear digit appear.
             probs[~ink] = (1.0 - self.settings.no_ink_empty_prob) / 9
             probs[~ink, 0] = self.settings.no_ink_empty_prob
+            if observation.faint_ink is not None:
+                # No digit-like ink, yet dark in the middle: a faint or smeared digit the
+                # ink test did not take as readily as an empty cell. Not evidence of
+                # either: a given dropped this way often leaves a puzzle with one solution.
+                probs[observation.faint_ink[rows] & ~ink] = 1.0 / 10
             turned = visible
             if observation.rotations == 4:
                 turned = turn_cells(visible, k)

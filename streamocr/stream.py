@@ -571,6 +571,7 @@ class StreamReader:
                 detection=grid.detection,
                 probabilities=grid.probabilities,
                 has_ink=None if grid.cells is None else grid.cells.has_ink,
+                faint_ink=None if grid.cells is None else grid.cells.faint_ink,
                 rotations=1 if grid.cells is None else grid.cells.rotations,
                 visible=grid.visible,
                 established=grid.established,

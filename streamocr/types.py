@@ -167,12 +167,15 @@ class CellBatch:
         has_ink: bool (R * 81,) whether each cell holds ink.
         rotations: R, 1 (as found) or 4 (0, 90, 180, 270 degrees counter-clockwise; see
             `streamocr.orientation`).
+        faint_ink: bool (R * 81,) cells without ink that are still dark in their middle
+            (`cells.cells_with_faint_ink`): a frame cannot tell them empty. None: unknown.
     """
 
     detection: GridDetection
     inputs: np.ndarray
     has_ink: np.ndarray
     rotations: int = 1
+    faint_ink: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = self.rotations * 81

@@ -88,6 +88,31 @@ def test_nothing_is_shown_on_a_grid_in_doubt_and_its_reading_comes_back_after():
     assert _shown(stabilizer.update([_obs(_probs(TRUTH))])) == PUZZLE
 
 
+@pytest.mark.parametrize("faint", [True, False])
+def test_a_given_the_ink_test_misses_but_that_is_dark_is_never_shown_as_empty(faint):
+    # A faint given (red print, dim light) that the ink test does not take: the puzzle
+    # without it still has one solution, so no rule can tell. Its cell is dark in the
+    # middle (`cells.cells_with_faint_ink`): that frame says nothing of it, and the
+    # reading without the given is never confirmed.
+    ink = TRUTH > 0
+    ink[0] = False  # the "5" of the top-left cell: dropping it keeps one solution
+    dropped = TRUTH.copy()
+    dropped[0] = 0
+    assert solve(dropped, check_unique=True).unique
+    dark = np.zeros(81, bool)
+    dark[0] = faint
+    stabilizer = Stabilizer()
+    shown = []
+    for _ in range(30):
+        frame = GridObservation(0, DETECTION, _probs(TRUTH), ink, 1, faint_ink=dark)
+        shown.append(_shown(stabilizer.update([frame])))
+    dropped_text = "".join(map(str, dropped))
+    if faint:
+        assert dropped_text not in shown
+    else:
+        assert dropped_text in shown  # the lie the faint-ink rule stops
+
+
 def test_solved_once_per_confirmed_reading():
     stabilizer = Stabilizer()
     for _ in range(20):
