@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .tracking import visible_share
+from .tracking import quad_side, roll_to_match, visible_share
 
 
 @dataclass(frozen=True)
@@ -224,11 +224,8 @@ def _drawn_outlines(record: dict) -> list[np.ndarray]:
 
 def _misplaced(outline: np.ndarray, truth: np.ndarray) -> bool:
     """Whether an outline lies over half a cell from the true one (best corner order)."""
-    error = min(
-        float(np.linalg.norm(np.roll(outline, k, axis=0) - truth, axis=1).mean()) for k in range(4)
-    )
-    cell = float(np.linalg.norm(np.roll(truth, -1, axis=0) - truth, axis=1).mean()) / 9
-    return error > 0.5 * cell
+    _, error = roll_to_match(outline, truth)
+    return error > 0.5 * quad_side(truth) / 9
 
 
 def _reported_corners(record: dict) -> np.ndarray | None:

@@ -27,14 +27,12 @@ def rotation_rows(k: int) -> slice:
 def all_rotations(batch: CellBatch) -> CellBatch:
     """The cells of an upright-cut grid in all four rotations (rows ``k * 81`` on)."""
     mosaic = batch.inputs.reshape(9, 9, 28, 28)
-    ink = batch.has_ink.reshape(9, 9)
     turned = [np.rot90(np.rot90(mosaic, k, axes=(0, 1)), k, axes=(2, 3)) for k in range(4)]
     inputs = np.concatenate([t.reshape(81, 1, 28, 28) for t in turned])
-    has_ink = np.concatenate([np.rot90(ink, k).reshape(81) for k in range(4)])
+    has_ink = np.concatenate([turn_cells(batch.has_ink, k) for k in range(4)])
     faint = None
     if batch.faint_ink is not None:
-        dark = batch.faint_ink.reshape(9, 9)
-        faint = np.concatenate([np.rot90(dark, k).reshape(81) for k in range(4)])
+        faint = np.concatenate([turn_cells(batch.faint_ink, k) for k in range(4)])
     return CellBatch(batch.detection, np.ascontiguousarray(inputs), has_ink, ROTATIONS, faint)
 
 

@@ -467,7 +467,7 @@ class Board:
                 # No digit-like ink, yet dark in the middle: a faint or smeared digit the
                 # ink test did not take as readily as an empty cell. Not evidence of
                 # either: a given dropped this way often leaves a puzzle with one solution.
-                probs[observation.faint_ink[rows] & ~ink] = 1.0 / 10
+                probs[observation.faint_ink[rows]] = 1.0 / 10  # never an inked cell
             turned = visible
             if observation.rotations == 4:
                 turned = turn_cells(visible, k)

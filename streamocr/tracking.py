@@ -395,6 +395,7 @@ class GridTracker:
         offset = np.float32([x0, y0])
         points = track.points - offset
         moved, good = _follow(prev, gray, points)
+        side = quad_side(corners)
         velocity = track.velocity
         if velocity is not None and float(np.abs(velocity).max()) > _FAST_PX:
             # A page moving fast: the flow started where the points were can stick on
@@ -402,7 +403,7 @@ class GridTracker:
             # on. Where it says the page stopped or turned within one frame (a hand does
             # not), the flow is started again where the last frame's motion would put
             # the points, and kept if it holds and goes on with that motion.
-            slip = _SLIP_SHARE * quad_side(corners)
+            slip = _SLIP_SHARE * side
             if not _goes_on(moved, good, points, velocity, slip):
                 ahead, held = _follow(prev, gray, points, velocity)
                 if held.sum() >= self.min_points and _goes_on(ahead, held, points, velocity, slip):
@@ -415,7 +416,7 @@ class GridTracker:
         if step is None or inliers is None or int(inliers.sum()) < self.min_points:
             return False
         moved_corners = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), step).reshape(4, 2)
-        side = max(quad_side(corners), 1.0)
+        side = max(side, 1.0)
         if not _ZOOM_LIMITS[0] <= quad_side(moved_corners) / side <= _ZOOM_LIMITS[1]:
             # A hand does not zoom the page this much in one frame: points left in one
             # corner of a grid leaving the view extrapolated into a wrong outline.

@@ -8,19 +8,25 @@ from helpers import needs_model
 from streamocr.recognize import DigitRecognizer, padded_size
 
 
-@needs_model
-def test_a_request_larger_than_max_batch_runs_in_bounded_calls_with_the_same_answers():
-    cells = np.random.default_rng(0).random((700, 1, 28, 28), dtype=np.float32)
-    whole = DigitRecognizer(device="cpu", max_batch=1000)
-    split = DigitRecognizer(device="cpu", max_batch=324)
+def _batch_sizes(recognizer: DigitRecognizer) -> list[int]:
+    """The cells of each model call `recognizer` makes from now on (a live list)."""
     sizes: list[int] = []
-    run = split.session.run
+    run = recognizer.session.run
 
     def counted(outputs, feeds):
         sizes.append(len(next(iter(feeds.values()))))
         return run(outputs, feeds)
 
-    split.session.run = counted  # type: ignore[method-assign]
+    recognizer.session.run = counted  # type: ignore[method-assign]
+    return sizes
+
+
+@needs_model
+def test_a_request_larger_than_max_batch_runs_in_bounded_calls_with_the_same_answers():
+    cells = np.random.default_rng(0).random((700, 1, 28, 28), dtype=np.float32)
+    whole = DigitRecognizer(device="cpu", max_batch=1000)
+    split = DigitRecognizer(device="cpu", max_batch=324)
+    sizes = _batch_sizes(split)
     expected, got = whole.recognize(cells), split.recognize(cells)
     assert sizes == [324, 324, 52]  # 700 = 324 + 324 + 52
     assert got.shape == (700, 10)
@@ -73,14 +79,7 @@ def test_only_inked_cells_go_to_the_model_and_the_rest_read_empty():
 @needs_model
 def test_warm_up_runs_each_padded_batch_shape_on_cuda_and_one_call_on_the_cpu():
     recognizer = DigitRecognizer(device="cpu")
-    sizes: list[int] = []
-    run = recognizer.session.run
-
-    def counted(outputs, feeds):
-        sizes.append(len(next(iter(feeds.values()))))
-        return run(outputs, feeds)
-
-    recognizer.session.run = counted  # type: ignore[method-assign]
+    sizes = _batch_sizes(recognizer)
     recognizer.warm_up()
     assert sizes == [324]
     # On CUDA a shape's first call sets up its kernels: every size `padded_size` can give
