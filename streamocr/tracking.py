@@ -46,6 +46,12 @@ _SLIP_SHARE = 0.1  # ... where its motion differs from the last frame's by this 
 _ADRIFT_SIDES = 1.5  # sides carried by flow alone after which a grid is not drawn on
 _ZOOM_LIMITS = (0.87, 1.15)  # a flow step scaling the grid beyond these loses it
 _FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
+# A page jerked away faster than the flow can follow: its grid is found again by matching
+# it, shrunk and blurred until its lattice is gone (`_jump`), before the flow starts there.
+_JUMP_SIDE_PX = 36.0  # the grid's side when matched (4 pixels a cell: the lattice is averaged out)
+_JUMP_REACH = 0.6  # sides the grid may have jumped in one frame
+_JUMP_MATCH = 0.8  # least normalised correlation of the match
+_JUMP_MARGIN = 0.15  # ... and how far above the best match elsewhere
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class _Track:
     contested: bool = False  # a search found another grid over it, none found it since
     velocity: np.ndarray | None = None  # the flow's last motion of the grid, flow-scale px
     adrift: float = 0.0  # sides the flow alone has carried it since it was last found
+    jumped: bool = False  # carried by a `_jump` since it was last found
 
 
 def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -333,6 +340,14 @@ class GridTracker:
             track.contested = track.contested and track.track_id not in matched
             if track.track_id in matched:
                 track.adrift = 0.0
+                if track.jumped and not _fast(track.velocity):
+                    # What the jump matched was the shape of a grid, not its page: found
+                    # again once the page has come to rest (a sharp frame), the grid is a
+                    # new one to the stabiliser, whose recall shows the page's reading
+                    # again as soon as that frame reads as before.
+                    track.track_id, track.jumped = self._next_id, False
+                    matched.add(self._next_id)
+                    self._next_id += 1
         self._prev_gray = gray
         grids = [
             TrackedGrid(
@@ -397,17 +412,34 @@ class GridTracker:
         moved, good = _follow(prev, gray, points)
         side = quad_side(corners)
         velocity = track.velocity
-        if velocity is not None and float(np.abs(velocity).max()) > _FAST_PX:
+        if velocity is not None and _fast(velocity):
             # A page moving fast: the flow started where the points were can stick on
             # the smeared lattice, or slip along it by a few cells, while the page moves
-            # on. Where it says the page stopped or turned within one frame (a hand does
-            # not), the flow is started again where the last frame's motion would put
-            # the points, and kept if it holds and goes on with that motion.
+            # on. Where it says the page stopped or turned within one frame, the flow is
+            # started again where the last frame's motion would put the points, and kept
+            # if it holds and goes on with that motion, unless the grid's coarse look
+            # (`_jump`, blind to the lattice) says the page did stop (a hand that jerked a
+            # page and holds it still: started ahead, the flow holds on the lattice a few
+            # cells on).
             slip = _SLIP_SHARE * side
             if not _goes_on(moved, good, points, velocity, slip):
                 ahead, held = _follow(prev, gray, points, velocity)
                 if held.sum() >= self.min_points and _goes_on(ahead, held, points, velocity, slip):
+                    jump = _jump(prev, gray, corners - offset, side)
+                    if jump is None or _goes_on(ahead, held, points, jump, slip):
+                        moved, good = ahead, held
+        if good.sum() < max(self.min_points, len(points) // 2):
+            # Most points lost: a hand jerking the page away (tens of pixels in a frame,
+            # smeared)? The flow is started again where the grid's coarse look went, and
+            # kept if more points hold there and they agree with that jump.
+            jump = _jump(prev, gray, corners - offset, side)
+            if jump is not None:
+                ahead, held = _follow(prev, gray, points, jump)
+                if held.sum() >= max(self.min_points, good.sum() + 1) and _goes_on(
+                    ahead, held, points, jump, _SLIP_SHARE * side
+                ):
                     moved, good = ahead, held
+                    track.jumped = True
         if good.sum() < self.min_points:
             return False
         moved += offset
@@ -557,6 +589,11 @@ def _inside(small: np.ndarray, big: np.ndarray) -> bool:
     return overlap_share(small, big) >= 0.8
 
 
+def _fast(velocity: np.ndarray | None) -> bool:
+    """Whether a track's last motion (flow-scale pixels a frame) is fast (`_FAST_PX`)."""
+    return velocity is not None and float(np.abs(velocity).max()) > _FAST_PX
+
+
 def _goes_on(
     moved: np.ndarray, good: np.ndarray, points: np.ndarray, velocity: np.ndarray, slip: float
 ) -> bool:
@@ -588,6 +625,46 @@ def _follow(
     fb = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
     good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
     return moved, good
+
+
+def _jump(
+    prev: np.ndarray, gray: np.ndarray, corners: np.ndarray, side: float
+) -> np.ndarray | None:
+    """Where the grid inside `corners` in `prev` went in `gray`, as one shift (x, y), or
+    None when no place matches it clearly.
+
+    Both frames are shrunk to `_JUMP_SIDE_PX` pixels a grid side and blurred: the lattice,
+    whose repeats alias any match of the sharp grid by a cell, is then an even gray, and
+    what is matched is the layout of its digits and the page around it, which a frame's
+    motion blur hardly changes at that scale.
+    """
+    factor = min(1.0, _JUMP_SIDE_PX / max(side, 1.0))
+    small = [
+        cv2.GaussianBlur(
+            cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), (0, 0), 1.5
+        ).astype(np.float32)
+        for image in (prev, gray)
+    ]
+    height, width = small[0].shape[:2]
+    x0, y0 = np.floor(corners.min(axis=0) * factor).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0) * factor).astype(int)
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height or min(x1 - x0, y1 - y0) < 8:
+        return None  # a grid partly out of view: its coarse look is not all there
+    template = small[0][y0:y1, x0:x1]
+    reach = round(_JUMP_REACH * side * factor)
+    rx0, ry0 = max(0, x0 - reach), max(0, y0 - reach)
+    region = small[1][ry0 : y1 + reach, rx0 : x1 + reach]
+    if region.shape[0] <= template.shape[0] or region.shape[1] <= template.shape[1]:
+        return None
+    match = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(match)
+    if bx in (0, match.shape[1] - 1) or by in (0, match.shape[0] - 1):
+        return None  # the best place at the edge of those looked at: the grid may be beyond
+    near = max(2, round(side * factor / 9))  # a cell around the best place
+    match[max(0, by - near) : by + near + 1, max(0, bx - near) : bx + near + 1] = -1.0
+    if best < _JUMP_MATCH or best - float(match.max()) < _JUMP_MARGIN:
+        return None
+    return np.float32([(bx + rx0 - x0) / factor, (by + ry0 - y0) / factor])
 
 
 def _flow_region(corners: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from streamocr import tracking
 from streamocr.grid import homography_for
-from streamocr.synth.builders import render_grid
+from streamocr.synth.builders import PUZZLE, render_grid
 from streamocr.tracking import GridTracker, roll_to_match, visible_cells
 from streamocr.types import GridDetection
 
@@ -16,12 +17,12 @@ GRID = render_grid(cell_px=24, seed=3)  # 217 px square
 SIDE = GRID.shape[0] - 1
 
 
-def _frame(corners, seed=0):
+def _frame(corners, seed=0, grid=GRID):
     w, h = SIZE
     src = np.array([[0, 0], [SIDE, 0], [SIDE, SIDE], [0, SIDE]], np.float32)
     m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
     scene = np.full((h, w, 3), 120, np.uint8)
-    scene = cv2.warpPerspective(GRID, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
+    scene = cv2.warpPerspective(grid, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
     noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
     return np.clip(scene + noise, 0, 255).astype(np.uint8)
 
@@ -101,13 +102,36 @@ def test_grid_leaving_the_view_is_dropped_at_once():
 
 
 def test_a_far_detection_starts_a_new_track():
+    # One page taken away and another put down 80 px off in the next frame: the flow
+    # cannot carry the first grid there, so the second is a new grid.
     tracker = GridTracker()
     corners = _corners(0, "still")
     first = tracker.update(_frame(corners), [_detection(corners)])[0].track_id
     jumped = corners + np.float32([80, 20])
-    grids = tracker.update(_frame(jumped), [_detection(jumped)])
+    other = render_grid("".join(np.array(list(PUZZLE)).reshape(9, 9).T.ravel()), cell_px=24)
+    grids = tracker.update(_frame(jumped, grid=other), [_detection(jumped)])
     assert [g.track_id for g in grids] != [first]
     assert not grids[0].established  # a new grid must be confirmed before it is shown
+
+
+def test_a_grid_carried_by_a_jump_is_a_new_board_once_found_at_rest():
+    # The same page jerked 80 px: the coarse match carries its outline (the overlay
+    # goes with the page), but what it matched is a grid's shape, not its page. Found
+    # again once the page has stopped, the grid has a new id (the stabiliser's recall
+    # shows its reading again as soon as a frame reads it so); the flow does not carry
+    # the stopped page on by the jerk's motion.
+    tracker = GridTracker()
+    corners = _corners(0, "still")
+    first = _established_track(tracker, corners)
+    jumped = corners + np.float32([80, 20])
+    (moving,) = tracker.update(_frame(jumped, 2), [_detection(jumped)])
+    assert moving.track_id == first
+    assert np.abs(moving.detection.corners - jumped).max() < 1.0
+    (rest,) = tracker.update(_frame(jumped, 3), [_detection(jumped)])
+    assert rest.track_id != first and rest.established
+    assert np.abs(rest.detection.corners - jumped).max() < 1.0
+    (again,) = tracker.update(_frame(jumped, 4), [_detection(jumped)])
+    assert again.track_id == rest.track_id  # one new id, kept
 
 
 def _established_track(tracker, corners):
@@ -271,3 +295,39 @@ def test_a_grid_carried_far_by_flow_alone_is_in_doubt_until_found_again():
     assert all(d for d, far in zip(doubts, travelled, strict=True) if far > 1.6)
     (grid,) = tracker.update(_frame(base, 99), [_detection(base)])
     assert not grid.in_doubt
+
+
+def _smeared(frame, step):
+    """`frame` smeared along `step` (x, y), as a hand-held camera's frame is in a jerk."""
+    length = int(np.ceil(np.abs(step).max())) | 1
+    kernel = np.zeros((length, length), np.float32)
+    c = length // 2
+    for s in np.linspace(-0.5, 0.5, 4 * length):
+        kernel[round(c + s * step[1]), round(c + s * step[0])] = 1.0
+    return cv2.filter2D(frame, -1, kernel / kernel.sum())
+
+
+@pytest.mark.parametrize("coarse", [True, False])
+def test_a_page_jerked_away_is_followed_through_the_smear(coarse, monkeypatch):
+    # A hand pulls the page out of view: it moves 76 px a frame from a standstill (a third
+    # of the grid's side), smeared over 11 px (under half a cell), too far for the flow to follow from where the
+    # points were. The grid, matched shrunk and blurred (its lattice gone), gives the flow its
+    # start; without that match the grid is lost on the jerk's first frame.
+    if not coarse:
+        monkeypatch.setattr(tracking, "_jump", lambda *args: None)
+    tracker = GridTracker(max_missed_frames=30)
+    base = _corners(0, "still") + np.float32([60, 0])
+    for t in range(3):
+        tracker.update(_frame(base, t), [_detection(base)])
+    step = np.float32([-70.0, 30.0])
+    errors = []
+    for t in range(1, 3):
+        truth = base + t * step
+        grids = tracker.update(_smeared(_frame(truth, 10 + t), step / 7), None)
+        if not grids:
+            break
+        errors.append(float(np.linalg.norm(grids[0].detection.corners - truth, axis=1).max()))
+    if coarse:
+        assert len(errors) == 2 and max(errors) < 3.0, errors
+    else:
+        assert not errors
