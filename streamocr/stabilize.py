@@ -66,7 +66,8 @@ class GridObservation:
         faint_ink: bool (R * 81,) cells without ink still dark in their middle
             (`types.CellBatch.faint_ink`): such a frame says nothing of them. None: none.
         in_doubt: the tracker doubts the grid is where its outline lies
-            (`tracking.TrackedGrid.in_doubt`): its evidence is kept, nothing is shown.
+            (`tracking.TrackedGrid.in_doubt`): nothing is shown, and its cells, which may
+            be cut off the page, add no evidence.
     """
 
     track_id: int
@@ -590,7 +591,7 @@ class Stabilizer:
         results = []
         for observation in observations:
             board = self._boards.get(observation.track_id)
-            if observation.probabilities is not None:
+            if observation.probabilities is not None and not observation.in_doubt:
                 rotations = observation.rotations
                 if board is None or board.locked is None:
                     # A grid being acquired may be a puzzle seen a moment ago: its first

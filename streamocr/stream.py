@@ -363,7 +363,8 @@ class StreamReader:
                 t.detection,
                 t.established,
                 t.visible,
-                pending=(gray, t.cut) if read else None,
+                # A grid in doubt adds no evidence (`GridObservation.in_doubt`): not cut.
+                pending=(gray, t.cut) if read and not t.in_doubt else None,
                 in_doubt=t.in_doubt,
             )
             for t in tracked

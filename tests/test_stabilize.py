@@ -88,6 +88,21 @@ def test_nothing_is_shown_on_a_grid_in_doubt_and_its_reading_comes_back_after():
     assert _shown(stabilizer.update([_obs(_probs(TRUTH))])) == PUZZLE
 
 
+def test_a_grid_in_doubt_adds_no_evidence():
+    # Carried far by flow alone, the outline may lie off the page: cells cut there say
+    # nothing of the puzzle. Frames reading another puzzle there neither reset the board
+    # nor change its reading: found again, the grid shows it at once (and a grid lost
+    # while in doubt leaves its puzzle for recall as it was).
+    stabilizer = Stabilizer()
+    for _ in range(3):
+        stabilizer.update([_obs(_probs(TRUTH))])
+    for _ in range(10):
+        doubted = GridObservation(0, DETECTION, _probs(OTHER), np.ones(81, bool), 1, in_doubt=True)
+        assert stabilizer.update([doubted]) == []
+    assert stabilizer.resets == 0
+    assert _shown(stabilizer.update([_obs(_probs(TRUTH))])) == PUZZLE
+
+
 @pytest.mark.parametrize("faint", [True, False])
 def test_a_given_the_ink_test_misses_but_that_is_dark_is_never_shown_as_empty(faint):
     # A faint given (red print, dim light) that the ink test does not take: the puzzle
