@@ -59,7 +59,8 @@ class TrackedGrid:
     """One grid in one frame, as tracked.
 
     Attributes:
-        track_id: stable id of the grid while it stays in view (new grid, new id).
+        track_id: stable id of the grid while it stays in view (new grid, new id; a grid
+            carried by `_jump` gets a new id once found again at rest).
         detection: where the grid lies, corners in the track's own fixed order.
         detected: whether a detection matched the grid in this frame.
         established: whether enough detections agreed for the grid to be shown.
@@ -635,8 +636,10 @@ def _jump(
 
     Both frames are shrunk to `_JUMP_SIDE_PX` pixels a grid side and blurred: the lattice,
     whose repeats alias any match of the sharp grid by a cell, is then an even gray, and
-    what is matched is the layout of its digits and the page around it, which a frame's
-    motion blur hardly changes at that scale.
+    what is matched is the grid's coarse look (its box lines and border, its digits, the
+    page in its corners), which a frame's motion blur hardly changes at that scale. That
+    tells a grid from the rest of the frame, not one puzzle from another: a grid of another
+    layout matches at 0.82-0.84 (hence the new id of a jumped track, `GridTracker.update`).
     """
     factor = min(1.0, _JUMP_SIDE_PX / max(side, 1.0))
     small = [
