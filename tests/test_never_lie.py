@@ -109,7 +109,8 @@ def test_a_given_read_unsurely_as_empty_is_not_settled_empty():
 def _footage(tmp_path, name, **changes):
     from streamocr.synth.footage import build_footage, draw_spec
 
-    base = draw_spec(changes.pop("condition", "clear"), changes.pop("seed", 1), frames=30)
+    frames = changes.pop("frames", 30)
+    base = draw_spec(changes.pop("condition", "clear"), changes.pop("seed", 1), frames=frames)
     spec = dataclasses.replace(base, **changes)
     path = tmp_path / f"{name}.mp4"
     build_footage(path, spec)
@@ -129,6 +130,9 @@ def _footage(tmp_path, name, **changes):
         ("small", dict(font=0, share=(0.2, 0.22), leave=False, corner_out=False)),
         # Dark, blurred, noisy beyond reading: nothing may be shown.
         ("unreadable", dict(condition="unreadable", seed=3, leave=False, corner_out=False)),
+        # Pulled out of the view (smeared, the flow losing most points: `tracking._jump`)
+        # and brought back: no reading drawn beside the page.
+        ("leave", dict(seed=3, frames=90, font=0, share=(0.4, 0.45), leave=True, corner_out=False)),
     ],
 )
 def test_footage_never_shows_a_wrong_reading(tmp_path, name, changes):
@@ -140,5 +144,6 @@ def test_footage_never_shows_a_wrong_reading(tmp_path, name, changes):
         pytest.skip("the TrueType fonts of the footage are not installed")
     score = score_clip(_footage(tmp_path, name, **changes))
     assert score.wrong_frames == 0
+    assert score.misplaced_frames == 0
     assert score.unreadable_shown_frames == 0
     assert score.false_grid_frames == 0
