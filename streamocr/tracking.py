@@ -15,6 +15,7 @@ life of the track. The tracker knows nothing of digits.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -412,6 +413,8 @@ class GridTracker:
         points = track.points - offset
         moved, good = _follow(prev, gray, points)
         side = quad_side(corners)
+        # The grid's coarse look, asked for by either rule below: worked out once.
+        coarse_jump = functools.cache(lambda: _jump(prev, gray, corners - offset, side))
         velocity = track.velocity
         if velocity is not None and _fast(velocity):
             # A page moving fast: the flow started where the points were can stick on
@@ -426,14 +429,14 @@ class GridTracker:
             if not _goes_on(moved, good, points, velocity, slip):
                 ahead, held = _follow(prev, gray, points, velocity)
                 if held.sum() >= self.min_points and _goes_on(ahead, held, points, velocity, slip):
-                    jump = _jump(prev, gray, corners - offset, side)
+                    jump = coarse_jump()
                     if jump is None or _goes_on(ahead, held, points, jump, slip):
                         moved, good = ahead, held
         if good.sum() < max(self.min_points, len(points) // 2):
             # Most points lost: a hand jerking the page away (tens of pixels in a frame,
             # smeared)? The flow is started again where the grid's coarse look went, and
             # kept if more points hold there and they agree with that jump.
-            jump = _jump(prev, gray, corners - offset, side)
+            jump = coarse_jump()
             if jump is not None:
                 ahead, held = _follow(prev, gray, points, jump)
                 if held.sum() >= max(self.min_points, good.sum() + 1) and _goes_on(
