@@ -44,7 +44,12 @@ _BOX_SHARE = 0.25  # a track within another, this share of its area or less, is 
 _RIVAL_SHARE = 0.2  # tracks overlapping by more (of the smaller) cannot both be grids
 _FAST_PX = 4.0  # flow-scale pixels a frame above which the flow is also started ahead
 _SLIP_SHARE = 0.1  # ... where its motion differs from the last frame's by this share of a side
-_ADRIFT_SIDES = 1.5  # sides carried by flow alone after which a grid is not drawn on
+# Sides carried by flow alone after which a grid is not drawn on. 1.5 until 2026-11-30:
+# on the 140 footage clips of sets M-S every reading drawn more than half a cell off its
+# page (7 frames, pages whipped in or out of view, smeared 0.5-1.7 cells, the verifier
+# failing on 3-6 frames in a row) had been carried 0.95-1.45 sides; at 0.9 none is drawn,
+# for 48 right frames (0.3% of the in-view frames) shown one or two frames later.
+_ADRIFT_SIDES = 0.9
 _ZOOM_LIMITS = (0.87, 1.15)  # a flow step scaling the grid beyond these loses it
 _FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
 # A page jerked away faster than the flow can follow: its grid is found again by matching
@@ -74,7 +79,8 @@ class TrackedGrid:
             overlapping it and did not find it (the two cannot both be where a grid is;
             in a sudden move the flow can slip a few cells along the lattice), or the flow
             alone has carried it more than `_ADRIFT_SIDES` of its side since it was last
-            found (the flow's small errors add up).
+            found (the flow's small errors add up, and a page whipped out of view or back
+            is followed a cell off before the verifier finds it again).
     """
 
     track_id: int
