@@ -672,25 +672,11 @@ def _jump(
     _, best, _, (bx, by) = cv2.minMaxLoc(match)
     if bx in (0, match.shape[1] - 1) or by in (0, match.shape[0] - 1):
         return None  # the best place at the edge of those looked at: the grid may be beyond
-    if best < _JUMP_MATCH or not _one_place(match, (bx, by)):
+    near = max(2, round(side * factor / 9))  # a cell around the best place
+    match[max(0, by - near) : by + near + 1, max(0, bx - near) : bx + near + 1] = -1.0
+    if best < _JUMP_MATCH or best - float(match.max()) < _JUMP_MARGIN:
         return None
     return np.float32([(bx + rx0 - x0) / factor, (by + ry0 - y0) / factor])
-
-
-def _one_place(match: np.ndarray, at: tuple[int, int]) -> bool:
-    """Whether the best match (at `at`, x and y) is the only place that matches about as
-    well: every position within `_JUMP_MARGIN` of it belongs to its own peak.
-
-    The blurred grid's match falls off over a cell or two, and further along a smear: that
-    shoulder is the same place, not another one (until 2026-11-30 everything more than a
-    cell away counted as elsewhere, and a page jerked from rest, its first frame smeared,
-    was lost for a frame: a blink). Another peak within the margin (a second grid, a box of
-    the lattice repeating) still makes the match unclear.
-    """
-    best = match[at[1], at[0]]
-    close = (match >= best - _JUMP_MARGIN).astype(np.uint8)
-    _, labels = cv2.connectedComponents(close, connectivity=8)
-    return bool(np.count_nonzero(close) == np.count_nonzero(labels == labels[at[1], at[0]]))
 
 
 def _flow_region(corners: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:

@@ -301,23 +301,6 @@ def test_a_grid_carried_far_by_flow_alone_is_in_doubt_until_found_again():
     assert not grid.in_doubt
 
 
-def test_the_coarse_match_takes_its_own_broad_peak_as_one_place():
-    # The blurred grid's match of a page jerked from rest (as on a 480p clip that blinked
-    # for a frame): a 0.92 best whose shoulder, stretched along the smear, stays at 0.78
-    # for three cells (12 pixels at 4 a cell). One place: taken (everything more than a
-    # cell from the best counted as elsewhere until 2026-11-30, and this match was refused).
-    ys, xs = np.mgrid[:29, :45]
-    match = (0.55 + 0.37 * np.exp(-((xs - 29) ** 2 + (ys - 15) ** 2) / 8.0)).astype(np.float32)
-    match[15, 17:29] = np.maximum(match[15, 17:29], 0.78)
-    assert match.max() == match[15, 29]
-    assert tracking._one_place(match, (29, 15))
-    # A second peak within the margin, apart from the first (another grid, a box of the
-    # lattice repeating): not one place.
-    second = match.copy()
-    second[14:17, 6:9] = 0.8
-    assert not tracking._one_place(second, (29, 15))
-
-
 def _smeared(frame, step):
     """`frame` smeared along `step` (x, y), as a hand-held camera's frame is in a jerk."""
     length = int(np.ceil(np.abs(step).max())) | 1
