@@ -21,6 +21,7 @@ _STRETCHES = 18  # stretches along each border where its line is looked for
 _LEAST_STRETCHES = 12  # stretches that must find the line for a border to count
 _NEAR_PX = 1.5  # pixels from a border's line within which a stretch's position lies on it
 _MAX_CELL_PX = 32  # pixels per cell in the warped patch, at most (at least 12)
+_NARROW_PX = 2  # pixels beside a border looked at for paper where the page is trimmed close
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,15 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
     )
     # The mean of each stretch: (border, band row, stretch).
     profiles = np.add.reduceat(bands, edges[:-1] - edges[0], axis=2) / np.diff(edges)
-    response = (
-        np.minimum(profiles[:, : -2 * half_width], profiles[:, 2 * half_width :])
-        - profiles[:, half_width:-half_width]
-    )
+    response = _line_response(profiles, half_width)
+    if half_width > _NARROW_PX:
+        # A page trimmed close to its grid leaves only a few pixels of paper between the
+        # border and the desk: the paper beside the line is also looked for that near (a
+        # step from desk to paper never responds, at either width: its middle is never
+        # darker than both its sides).
+        narrow = _line_response(profiles, _NARROW_PX)
+        cut = half_width - _NARROW_PX
+        response = np.maximum(response, narrow[:, cut : narrow.shape[1] - cut])
     best = response.argmax(axis=1)  # (border, stretch)
     peak = np.take_along_axis(response, best[:, None], axis=1)[:, 0]
     good = peak >= least_response
@@ -136,6 +142,16 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
         else:  # right, left: x = slope y + offset
             lines.append(np.array([1.0, -slope, offset]))
     return lines
+
+
+def _line_response(profiles: np.ndarray, half_width: int) -> np.ndarray:
+    """How much darker each position of the profiles (border, band row, stretch) is than
+    the paper `half_width` pixels to either side of it (the lighter side's excess over it
+    is not counted: the darker side's), for the positions `half_width` from each end."""
+    return (
+        np.minimum(profiles[:, : -2 * half_width], profiles[:, 2 * half_width :])
+        - profiles[:, half_width:-half_width]
+    )
 
 
 def _fit_lines(

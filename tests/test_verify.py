@@ -371,3 +371,48 @@ def test_a_background_search_finds_the_grid_off_the_frames_thread_and_it_is_foll
         assert threads and set(threads) == {"streamocr-search"}
     finally:
         stream.close()
+
+
+def _trimmed_frame(corners: np.ndarray, margin: int, seed: int = 0) -> np.ndarray:
+    """A page trimmed `margin` pixels around its grid, on a dark desk."""
+    w, h = SIZE
+    page = cv2.copyMakeBorder(GRID, *(4 * [margin]), cv2.BORDER_CONSTANT, value=(245, 245, 245))
+    src = np.array([[0, 0], [SIDE, 0], [SIDE, SIDE], [0, SIDE]], np.float32) + margin
+    m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    scene = np.full((h, w, 3), 60, np.uint8)
+    scene = cv2.warpPerspective(page, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
+    noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
+    return np.clip(scene + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("margin", [2, 3, 5])
+def test_a_page_trimmed_close_to_its_grid_is_placed_on_its_borders(margin):
+    # A real newspaper page cut a few pixels beyond its grid, on a dark desk: the paper
+    # beside each border was looked for a fifth of a cell away, on the desk, so no border
+    # showed as a line, and the search's outline, a third of a cell out on the page's
+    # edge, stayed there (the empty cells of that column then held a grid line in their
+    # middles; a clear 1080p clip went unread for 53 frames).
+    from streamocr.borders import find_borders
+    from streamocr.grid import GridFinder
+
+    gray = ink_gray(_trimmed_frame(TRUTH, margin))
+    centre = TRUTH.mean(axis=0)
+    outward = centre + (TRUTH - centre) * 1.03  # the page's edge, about a third of a cell out
+    fit = find_borders(gray, outward)
+    assert fit is not None
+    assert np.abs(fit.corners - TRUTH).max() < 2.0  # the border's middle, 1-2 px inside
+    found = GridFinder().detect(gray)
+    assert found is not None
+    assert np.abs(found.corners - TRUTH).max() < 1.5
+
+
+def test_the_edge_of_a_blank_page_on_a_dark_desk_is_no_border():
+    # The narrow look for paper beside a line must not take a page's edge for a border: a
+    # step from desk to paper is never darker than both its sides.
+    from streamocr.borders import find_borders
+
+    blank = np.full((480, 640, 3), 60, np.uint8)
+    page = np.array([[150, 70], [480, 82], [472, 410], [140, 398]], np.int32)
+    cv2.fillConvexPoly(blank, page, (245, 245, 245))
+    gray = ink_gray(blank)
+    assert find_borders(gray, page.astype(np.float32)) is None
