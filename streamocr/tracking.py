@@ -419,6 +419,7 @@ class GridTracker:
         points = track.points - offset
         moved, good = _follow(prev, gray, points)
         side = quad_side(corners)
+        slip = _SLIP_SHARE * side  # how far the points may stray from one motion
         # The grid's coarse look, asked for by either rule below: worked out once.
         coarse_jump = functools.cache(lambda: _jump(prev, gray, corners - offset, side))
         velocity = track.velocity
@@ -431,7 +432,6 @@ class GridTracker:
             # (`_jump`, blind to the lattice) says the page did stop (a hand that jerked a
             # page and holds it still: started ahead, the flow holds on the lattice a few
             # cells on).
-            slip = _SLIP_SHARE * side
             if not _goes_on(moved, good, points, velocity, slip):
                 ahead, held = _follow(prev, gray, points, velocity)
                 if held.sum() >= self.min_points and _goes_on(ahead, held, points, velocity, slip):
@@ -446,7 +446,7 @@ class GridTracker:
             if jump is not None:
                 ahead, held = _follow(prev, gray, points, jump)
                 if held.sum() >= max(self.min_points, good.sum() + 1) and _goes_on(
-                    ahead, held, points, jump, _SLIP_SHARE * side
+                    ahead, held, points, jump, slip
                 ):
                     moved, good = ahead, held
                     track.jumped = True

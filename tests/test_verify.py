@@ -25,14 +25,22 @@ MARGIN = 20  # paper around the grid, as on a printed page
 TRUTH = np.array([[170, 80], [470, 92], [462, 400], [160, 388]], np.float32)
 
 
-def _frame(corners: np.ndarray, image: np.ndarray = GRID, seed: int = 0) -> np.ndarray:
-    """A page with the grid (or another square image) at `corners`, on a darker desk."""
+def _frame(
+    corners: np.ndarray,
+    image: np.ndarray = GRID,
+    seed: int = 0,
+    margin: int = MARGIN,
+    paper: int = 250,
+    desk: int = 110,
+) -> np.ndarray:
+    """A page with the grid (or another square image) at `corners`, `margin` pixels of
+    `paper` around it, on a darker `desk`."""
     w, h = SIZE
     side = image.shape[0] - 1
-    page = cv2.copyMakeBorder(image, *(4 * [MARGIN]), cv2.BORDER_CONSTANT, value=(250, 250, 250))
-    src = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32) + MARGIN
+    page = cv2.copyMakeBorder(image, *(4 * [margin]), cv2.BORDER_CONSTANT, value=(paper,) * 3)
+    src = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32) + margin
     m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    scene = np.full((h, w, 3), 110, np.uint8)
+    scene = np.full((h, w, 3), desk, np.uint8)
     scene = cv2.warpPerspective(page, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
     noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
     return np.clip(scene + noise, 0, 255).astype(np.uint8)
@@ -373,18 +381,6 @@ def test_a_background_search_finds_the_grid_off_the_frames_thread_and_it_is_foll
         stream.close()
 
 
-def _trimmed_frame(corners: np.ndarray, margin: int, seed: int = 0) -> np.ndarray:
-    """A page trimmed `margin` pixels around its grid, on a dark desk."""
-    w, h = SIZE
-    page = cv2.copyMakeBorder(GRID, *(4 * [margin]), cv2.BORDER_CONSTANT, value=(245, 245, 245))
-    src = np.array([[0, 0], [SIDE, 0], [SIDE, SIDE], [0, SIDE]], np.float32) + margin
-    m = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    scene = np.full((h, w, 3), 60, np.uint8)
-    scene = cv2.warpPerspective(page, m, (w, h), dst=scene, borderMode=cv2.BORDER_TRANSPARENT)
-    noise = np.random.default_rng(seed).normal(0, 2, scene.shape)
-    return np.clip(scene + noise, 0, 255).astype(np.uint8)
-
-
 @pytest.mark.parametrize("margin", [2, 3, 5])
 def test_a_page_trimmed_close_to_its_grid_is_placed_on_its_borders(margin):
     # A real newspaper page cut a few pixels beyond its grid, on a dark desk: the paper
@@ -395,7 +391,7 @@ def test_a_page_trimmed_close_to_its_grid_is_placed_on_its_borders(margin):
     from streamocr.borders import find_borders
     from streamocr.grid import GridFinder
 
-    gray = ink_gray(_trimmed_frame(TRUTH, margin))
+    gray = ink_gray(_frame(TRUTH, margin=margin, paper=245, desk=60))  # trimmed close
     centre = TRUTH.mean(axis=0)
     outward = centre + (TRUTH - centre) * 1.03  # the page's edge, about a third of a cell out
     fit = find_borders(gray, outward)
