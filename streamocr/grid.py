@@ -468,10 +468,13 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
 
     thin_v, strong_v = thin_and_strong(probe)  # the vertical lines
     # The most the score can reach (see below): a quarter of these box lines, and no more
-    # than these thin lines unless the lattice rule may still count the other direction's.
+    # than these thin lines unless the lattice rule may still count the other direction's;
+    # an eighth of them when the boxes may hold their digits without thin lines.
     most = strong_v / 4
     if thin_v <= 0 or strong_v < _BOX_LINES:
         most = min(thin_v, most)
+    if strong_v >= _BOX_LINES:
+        most = max(most, strong_v / 8)
     if most < least:
         return max(0.0, min(thin_v, strong_v / 4))
     thin_h, strong_h = thin_and_strong(probe.T)  # the horizontal ones
@@ -482,7 +485,45 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     # counts on its clearer direction's thin lines, the other's only above the paper.
     if strong >= _BOX_LINES and thin > 0:
         score = max(score, min(max(thin_v, thin_h), strong / 4))
+    # Thin lines lost in both directions (printed faint, then dimmed and blurred): the
+    # boxes alone are many things (a window, a table), so the lattice counts, at an eighth
+    # of its box lines, only where digits sit inside cells apart from the lost lines.
+    if strong >= _BOX_LINES and score < strong / 8 and _digits_in_cells(probe, cell, contrast):
+        score = strong / 8
     return max(0.0, score)
+
+
+_DIGIT_INK = 0.3  # a pixel this much darker than the paper beside it (of the contrast) is ink
+_DIGIT_CELL = 0.08  # ... a cell whose middle holds this share of ink holds a digit
+_DIGIT_CELLS = (17, 60)  # cells holding digits in a puzzle (17 givens at least)
+_DIGIT_ON_LINES = 0.25  # the most of the ink (box lines left out) on the thin lines' places
+
+
+def _digits_in_cells(probe: np.ndarray, cell: int, contrast: float) -> bool:
+    """Whether the ink inside a warped outline's boxes (`probe`, `cell` pixels a cell) lies
+    in the middles of cells: some cells hold a digit (`_DIGIT_CELLS`), and little of the
+    ink lies where the thin lines would run (`_DIGIT_ON_LINES`). A puzzle's digits are
+    centred in their cells; text, a table's entries, symbols drawn across a box or noise
+    run across those places, and an empty lattice (a window) holds no digits."""
+    size = 9 * cell
+    reach, margin = max(2, cell // 8), max(2, cell // 4)
+    square = np.ones((cell // 2 | 1,) * 2, np.uint8)
+    darker = cv2.subtract(cv2.dilate(probe, square), probe)[:size, :size]
+    offset = np.arange(size) % cell
+    apart = np.minimum(offset, cell - offset)  # from the nearest line
+    line = np.rint(np.arange(size) / cell).astype(int)
+    box = (apart <= reach + 1) & (line % 3 == 0)
+    thin = (apart <= reach) & (line % 3 != 0)
+    middle = (offset >= margin) & (offset <= cell - margin)
+    ink = (darker > _DIGIT_INK * contrast) & ~box[:, None] & ~box[None, :]
+    total = int(ink.sum())
+    if total == 0:
+        return False
+    on_lines = int((ink & (thin[:, None] | thin[None, :])).sum())
+    inside = (ink & middle[:, None] & middle[None, :]).reshape(9, cell, 9, cell).sum(axis=(1, 3))
+    digits = int((inside > _DIGIT_CELL * (int(middle.sum()) // 9) ** 2).sum())
+    low, high = _DIGIT_CELLS
+    return low <= digits <= high and on_lines <= _DIGIT_ON_LINES * total
 
 
 def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -> bool:

@@ -305,10 +305,27 @@ def test_a_grid_whose_thin_lines_are_lost_in_one_direction_is_found_by_the_other
         assert line_score(gray, shifted) < GridFinderSettings().min_line_score
 
 
-def test_a_lattice_of_boxes_without_thin_lines_is_not_a_grid():
-    # Thin lines printed at the paper's own gray: only the 3 x 3 boxes remain, which many
-    # things are (a window, a table); nothing is reported.
+def test_a_puzzle_whose_thin_lines_are_lost_both_ways_is_found_by_its_boxes_and_digits():
+    # Thin lines printed at the paper's own gray (faded print, dim light): the 3 x 3 boxes
+    # and the digits centred in cells remain, which a reader takes for a Sudoku.
+    from streamocr.grid import line_score
+    from streamocr.preprocess import ink_gray
+
     photo = faint_lines_photo(thin=245)
+    detection = GridFinder().detect(photo.image)
+    assert detection is not None
+    assert np.abs(detection.corners - photo.corners).max() < 4.0
+    gray = ink_gray(photo.image)
+    step = (photo.corners[1] - photo.corners[0]) / 9
+    for shifted in (photo.corners + step, photo.corners - step, photo.corners + step / 2):
+        assert line_score(gray, shifted) < GridFinderSettings().min_line_score
+
+
+@pytest.mark.parametrize("boxes", ["empty", "text"])
+def test_a_lattice_of_boxes_without_digits_in_cells_is_not_a_grid(boxes):
+    # The same boxes holding nothing (a window's panes) or a table's print across them:
+    # no digits sit apart in cells, and nothing is reported.
+    photo = faint_lines_photo(thin=245, boxes=boxes)
     assert GridFinder().detect(photo.image) is None
 
 

@@ -111,7 +111,7 @@ def synthetic_photo(seed: int = 0, digits: str = PUZZLE, **scene_kwargs) -> Synt
 
 
 def faint_lines_photo(
-    thin: int = 150, seed: int = 0, thin_vertical: int | None = None
+    thin: int = 150, seed: int = 0, thin_vertical: int | None = None, boxes: str = "puzzle"
 ) -> SyntheticPhoto:
     """A small, dim, blurred, noisy 1280x720 frame of a grid whose thin lines are faint.
 
@@ -119,16 +119,26 @@ def faint_lines_photo(
     (0 black, 245 the paper), so dimmed, blurred and noisy they fade into the paper at
     the grid search's working resolution (the hard footage of issue 14). `thin_vertical`
     prints the vertical thin lines at another gray (those a sideways motion blurs away).
+    `boxes` is what the 3 x 3 boxes hold: "puzzle" (the digits of `PUZZLE`, one centred
+    in each given's cell), "empty" (a window's panes) or "text" (a table's entries: three
+    lines of small print across each box).
     """
     cell, margin = 40, 30
     side = 9 * cell
     page = np.full((side + 1, side + 1, 3), 245, np.uint8)
-    for i, ch in enumerate(PUZZLE):
+    for i, ch in enumerate(PUZZLE if boxes == "puzzle" else ""):
         if ch != "0":
             r, c = divmod(i, 9)
             origin = (c * cell + 12, r * cell + 30)
             cv2.putText(
                 page, ch, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, (40, 40, 40), 2, cv2.LINE_AA
+            )
+    for box in range(9 if boxes == "text" else 0):
+        top, left = divmod(box, 3)
+        for row, words in enumerate(("Mon 14.20", "Tue 7.05", "Sat 21.45")):
+            origin = (left * 3 * cell + 10, top * 3 * cell + 30 + row * 36)
+            cv2.putText(
+                page, words, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.75, (40, 40, 40), 2, cv2.LINE_AA
             )
     across = thin if thin_vertical is None else thin_vertical
     for k in range(10):
