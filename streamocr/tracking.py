@@ -50,6 +50,13 @@ _SLIP_SHARE = 0.1  # ... where its motion differs from the last frame's by this 
 # failing on 3-6 frames in a row) had been carried 0.95-1.45 sides; at 0.9 none is drawn,
 # for 48 right frames (0.3% of the in-view frames) shown one or two frames later.
 _ADRIFT_SIDES = 0.9
+# A grid the flow moved this share of its side in one frame (1.8 cells) since it was last
+# found is not drawn on from its second frame unfound: a page swept out of view smears,
+# the verifier loses it, and the flow's points slip or stick at the frame's edge (4
+# readings drawn over half a cell off, on 200 footage clips, sets M-W; 64 right frames,
+# 0.3%, not shown).
+_SWEPT_SIDES = 0.2
+_SWEPT_MISSED = 2
 _ZOOM_LIMITS = (0.87, 1.15)  # a flow step scaling the grid beyond these loses it
 _FLOW_MAX_SIDE = 640  # flow runs on the frame shrunk to this longer side (cost not per pixel)
 # A page jerked away faster than the flow can follow: its grid is found again by matching
@@ -80,7 +87,10 @@ class TrackedGrid:
             in a sudden move the flow can slip a few cells along the lattice), or the flow
             alone has carried it more than `_ADRIFT_SIDES` of its side since it was last
             found (the flow's small errors add up, and a page whipped out of view or back
-            is followed a cell off before the verifier finds it again).
+            is followed a cell off before the verifier finds it again), or it has gone
+            unfound for `_SWEPT_MISSED` frames since the flow moved it `_SWEPT_SIDES` of
+            its side in one frame (a page swept out of view: smeared, its points slip or
+            stick at the frame's edge).
     """
 
     track_id: int
@@ -111,6 +121,7 @@ class _Track:
     contested: bool = False  # a search found another grid over it, none found it since
     velocity: np.ndarray | None = None  # the flow's last motion of the grid, flow-scale px
     adrift: float = 0.0  # sides the flow alone has carried it since it was last found
+    swept: float = 0.0  # the longest step (sides) the flow carried it since it was last found
     jumped: bool = False  # carried by a `_jump` since it was last found
 
 
@@ -347,7 +358,7 @@ class GridTracker:
             # (its rival ending proves nothing: the flow may have carried it astray).
             track.contested = track.contested and track.track_id not in matched
             if track.track_id in matched:
-                track.adrift = 0.0
+                track.adrift = track.swept = 0.0
                 if track.jumped and not _fast(track.velocity):
                     # What the jump matched was the shape of a grid, not its page: found
                     # again once the page has come to rest (a sharp frame), the grid is a
@@ -374,7 +385,9 @@ class GridTracker:
                 else GridDetection(
                     t.measured, homography_for(t.measured, self.warp_size), self.warp_size, t.score
                 ),
-                in_doubt=t.contested or t.adrift > _ADRIFT_SIDES,
+                in_doubt=t.contested
+                or t.adrift > _ADRIFT_SIDES
+                or (t.missed_frames >= _SWEPT_MISSED and t.swept > _SWEPT_SIDES),
             )
             for t in self._tracks
         ]
@@ -464,7 +477,9 @@ class GridTracker:
             # corner of a grid leaving the view extrapolated into a wrong outline.
             return False
         track.velocity = (moved_corners - corners).mean(axis=0).astype(np.float32)
-        track.adrift += float(np.linalg.norm(track.velocity)) / side
+        step_sides = float(np.linalg.norm(track.velocity)) / side
+        track.adrift += step_sides
+        track.swept = max(track.swept, step_sides)
         if np.abs(moved_corners - corners).max() >= _STILL_PX:
             track.corners = (moved_corners / scale).astype(np.float32)
         keep = inliers.reshape(-1).astype(bool)

@@ -301,6 +301,37 @@ def test_a_grid_carried_far_by_flow_alone_is_in_doubt_until_found_again():
     assert not grid.in_doubt
 
 
+def test_a_grid_swept_fast_is_in_doubt_from_its_second_frame_unfound():
+    # A page swept out of view moves a cell or two a frame, smeared: the verifier loses
+    # it, and at the frame's edge the flow's points stick while the page goes on. From
+    # the second frame unfound after a step of `_SWEPT_SIDES` (0.2) of its side, nothing
+    # is drawn on it; found again, it is drawn on at once.
+    assert (tracking._SWEPT_SIDES, tracking._SWEPT_MISSED) == (0.2, 2)
+    tracker = GridTracker(max_missed_frames=200)
+    base = _corners(0, "still") - np.float32([110, 0])
+    x = 0.0
+    for t, step in enumerate([0.0, 15.0, 30.0]):  # found while it gathers pace
+        x += step
+        corners = base + np.float32([x, 0])
+        (grid,) = tracker.update(_frame(corners, t), [_detection(corners)])
+    doubts = []
+    for t, step in enumerate([50.0, 50.0, 50.0], start=3):  # 0.23 of its side a frame
+        x += step
+        (grid,) = tracker.update(_frame(base + np.float32([x, 0]), t), None)
+        doubts.append(grid.in_doubt)
+    assert np.abs(grid.detection.corners - (base + np.float32([x, 0]))).max() < 3.0
+    assert doubts == [False, True, True]  # followed right, but not drawn on unfound
+    corners = base + np.float32([x, 0])
+    (grid,) = tracker.update(_frame(corners, 9), [_detection(corners)])
+    assert not grid.in_doubt
+    # A slower page (a tenth of its side a frame) unfound as long is drawn on.
+    tracker = GridTracker(max_missed_frames=200)
+    tracker.update(_frame(base), [_detection(base)])
+    for t in range(1, 4):
+        (grid,) = tracker.update(_frame(base + np.float32([22.0 * t, 0]), t), None)
+        assert not grid.in_doubt
+
+
 def _smeared(frame, step):
     """`frame` smeared along `step` (x, y), as a hand-held camera's frame is in a jerk."""
     length = int(np.ceil(np.abs(step).max())) | 1
