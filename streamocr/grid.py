@@ -426,8 +426,10 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     above the darkness between the lines, and a quarter of the weakest of the box lines
     and borders (3, 6, 0, 9) above it, in both directions. An outline shifted by a cell
     puts a border on a thin line or on blank paper and a thin line on a box line's place;
-    a table, text or a desk has no such lattice. Only outlines wholly inside the image are
-    measured (0 otherwise). With `least`, an outline whose first direction already keeps
+    a table, text or a desk has no such lattice. Where no thin line shows in either
+    direction, a lattice whose box lines and borders stand out scores an eighth of its
+    weakest box line when digits sit in the middles of its cells (`_digits_in_cells`).
+    Only outlines wholly inside the image are measured (0 otherwise). With `least`, an outline whose first direction already keeps
     its score below it returns that direction's score without measuring the second.
     """
     corners = np.asarray(corners, np.float32)

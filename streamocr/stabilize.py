@@ -47,6 +47,7 @@ _RIDE_ALONG = 0.5  # an unsure cell confirmed by the solver is read at least thi
 _REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
 _SETTLE_JOINT = 3  # cells settled together: their leading classes checked in combination
 _CONTENDER = 0.25  # ... those read this surely in some frame (empty: among the two leading)
+_SETTLE_LEAD = 2.0  # nats a leading digit leads its runner-up by, for the rules to settle it early
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,10 @@ class CellEvidence:
         is confirmed. A lone undecided cell may take any of its four leading classes (a
         faint given the model reads as one of several digits), two cells three each, more
         cells two each. Sooner, from the second frame, and for up to twice as many cells,
-        only the leading digit of each is tried (a page read unsurely but rightly). Cells
-        settled together, not all as their leading class, are settled only if no other
-        combination of the classes each may really hold (`_contenders`) passes as well.
+        only the leading digit of each is tried (a page read unsurely but rightly), where
+        each leads its runner-up by `_SETTLE_LEAD` nats. Cells
+        settled together are settled only if no other combination of the classes each may
+        really hold (`_contenders`) passes as well.
 
         Whether a cell is empty the rules often cannot tell: a given read as empty may
         leave exactly one solution, and so does an empty cell read as its solution's
@@ -278,6 +280,14 @@ class CellEvidence:
         if undecided.size <= s.settle_max_cells and self.frames >= s.settle_after_frames:
             width = {1: 4, 2: 3}.get(undecided.size, 2)
         elif undecided.size <= 2 * s.settle_max_cells and not np.any(order[:, 0] == 0):
+            # Only the leading digit of each, and only where each leads its runner-up:
+            # a cell wavering between two digits may be misread, and two such misreads
+            # together may leave one solution (a 2 read as a 3 beside a 2 read as a 1).
+            rows = np.arange(undecided.size)
+            evidence = self.evidence[undecided]
+            lead = evidence[rows, order[:, 0]] - evidence[rows, order[:, 1]]
+            if np.any(lead < _SETTLE_LEAD):
+                return
             width = 1
         else:
             return
@@ -334,11 +344,13 @@ class CellEvidence:
                 lead = self.evidence[cell, classes[i]] - self.evidence[cell, 0]
                 if lead < s.settle_empty_margin and passes_with(digits, cell, 0):
                     return
-            # The checks above vary one cell at a time. Several cells not all settled as
-            # their leading class could be two misreads that together leave one solution
-            # (a blurred page: an 8 set aside for the 6 the rules then need, with a 2 read
-            # as a 1): no other combination of what they may hold may pass.
-            if undecided.size > 1 and np.any(classes != order[:, 0]):
+            # The checks above vary one cell at a time. Several cells settled together
+            # could be two misreads that together leave one solution (a blurred page: an
+            # 8 set aside for the 6 the rules then need, with a 2 read as a 1; or two
+            # givens each led by a wrong digit, a 2 as a 3 and a 2 as a 1, where neither
+            # right digit passes alone beside the other's misread): no other combination
+            # of what they may hold may pass.
+            if undecided.size > 1:
                 if passes_otherwise(digits, undecided, self._contenders(undecided, order)):
                     return
             self.shown[undecided] = classes
@@ -347,12 +359,18 @@ class CellEvidence:
     def _contenders(self, cells: np.ndarray, order: np.ndarray) -> list[list[int]]:
         """Per cell, the classes among its `_SETTLE_JOINT` leading ones (`order`: classes by
         evidence, a row per cell) it may really hold: its leader, a digit read with
-        p >= `_CONTENDER` in some frame, empty when it is one of the two leading."""
+        p >= `_CONTENDER` in some frame or within `settle_empty_margin` of the leading
+        digit on the evidence, empty when it is one of the two leading and the leader's
+        lead over it is under `settle_empty_margin` (the single-cell rule's own test)."""
+        margin = self.settings.settle_empty_margin
+        close = self._rivals(cells, margin)
         out = []
-        for cell, row in zip(cells, order, strict=True):
+        for cell, row, near in zip(cells, order, close, strict=True):
             keep = [int(row[0])]
+            over_empty = self.evidence[cell, row[0]] - self.evidence[cell, 0]
             for rank, c in enumerate(row[1:_SETTLE_JOINT], start=1):
-                if (c != 0 and self.peaks[cell, c] >= _CONTENDER) or (c == 0 and rank == 1):
+                digit = c != 0 and (self.peaks[cell, c] >= _CONTENDER or near[c - 1])
+                if digit or (c == 0 and rank == 1 and over_empty < margin):
                     keep.append(int(c))
             out.append(keep)
         return out

@@ -754,3 +754,37 @@ def test_a_confirmed_reading_the_solver_must_repair_in_several_cells_is_not_show
     assert board.cells.decided.all()
     assert len(stabilizer._check(board.cells).changed) == 2  # repairable, in two cells
     assert shown == [None] * 20
+
+
+# A real page (validation image43) filmed small at 540 lines: r2c2 (a 2) led by a 3, and
+# r7c9 (a 2) wavering between 1, 3 and 8 with the 1 ahead, its 2 fourth. 3 with 1 leaves
+# exactly one solution, and neither right digit passes beside the other's misread, so each
+# single-cell check lets the pair through; the rules settled it early, with five more
+# unsure cells, and the wrong puzzle and its solution were drawn for 26 frames (with a
+# search on every frame while nothing is followed).
+IMAGE43 = "700000000021405080000029006012306090840000500000050000900003002000000708060010400"
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_cells_wavering_between_digits_are_not_settled_early_by_the_rules(monkeypatch, guarded):
+    import streamocr.stabilize as stabilize
+
+    if not guarded:  # the scenario is real: without the lead test the wrong pair is shown
+        monkeypatch.setattr(stabilize, "_SETTLE_LEAD", 0.0)
+    truth = np.array([int(c) for c in IMAGE43], np.int64)
+    wrong = truth.copy()
+    wrong[10], wrong[62] = 3, 1
+    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    unsure = [int(i) for i in np.flatnonzero(truth)[:5]]
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = set()
+    for _ in range(3):  # seven cells undecided: the rules may only settle them early
+        p = _unsure(unsure, digits=truth)
+        p[10] = 0.1 / 8
+        p[10, 3], p[10, 2] = 0.5, 0.4
+        p[62] = 0.08 / 6
+        p[62, 1], p[62, 3], p[62, 8], p[62, 2] = 0.28, 0.26, 0.24, 0.14
+        shown.add(_shown(stabilizer.update([_obs(p, ink=truth != 0)])))
+    lie = "".join(str(int(d)) for d in wrong)
+    assert (lie in shown) != guarded
+    assert shown <= {None, IMAGE43, lie}
