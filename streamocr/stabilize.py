@@ -48,6 +48,7 @@ _REMEMBERED_PUZZLES = 8  # confirmed puzzles of lost grids kept for recall
 _SETTLE_JOINT = 3  # cells settled together: their leading classes checked in combination
 _CONTENDER = 0.25  # ... those read this surely in some frame (empty: among the two leading)
 _SETTLE_LEAD = 2.0  # nats a leading digit leads its runner-up by, for the rules to settle it early
+_SETTLE_OVERRULE = 4.0  # nats of lead on the evidence the rules may not overrule in a cell
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,12 @@ class CellEvidence:
             if not valid_unique(digits):
                 continue
             for i, cell in enumerate(undecided):
+                # The rules overruling a clear lead on the evidence: more likely a
+                # confirmed cell misread (an 8 read as a 3 over a run of frames) forcing a
+                # second misread than the evidence wrong where it is clear.
+                overruled = self.evidence[cell, order[i, 0]] - self.evidence[cell, classes[i]]
+                if overruled >= _SETTLE_OVERRULE:
+                    return
                 if classes[i] == 0:
                     # Its solution's digit would pass too: empty only for a cell wavering
                     # with empty, long seen and never read as a digit surely (a mark in

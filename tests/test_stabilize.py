@@ -788,3 +788,35 @@ def test_cells_wavering_between_digits_are_not_settled_early_by_the_rules(monkey
     lie = "".join(str(int(d)) for d in wrong)
     assert (lie in shown) != guarded
     assert shown <= {None, IMAGE43, lie}
+
+
+# Printed footage (held-out X, hard_s3303_720p, searched every frame while nothing is
+# followed): r6c7 (an 8) read as a 3 over a run of frames and confirmed; later r2c8 (an
+# 8, leading clearly on the evidence, a 6 behind) was the last cell left, the 8 clashed
+# with the confirmed 3's consequences and the rules chose the 6: both misreads together
+# have one solution, and the wrong puzzle was drawn for 18 frames.
+PRINTED_X = "000000090010075080300000700070408000004090020000000800207080019000001000009520030"
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_the_rules_never_overrule_a_clear_lead_on_the_evidence(monkeypatch, guarded):
+    import streamocr.stabilize as stabilize
+
+    if not guarded:  # the scenario is real: without the test the wrong pair is shown
+        monkeypatch.setattr(stabilize, "_SETTLE_OVERRULE", np.inf)
+    truth = np.array([int(c) for c in PRINTED_X], np.int64)
+    wrong = truth.copy()
+    wrong[16], wrong[51] = 6, 3
+    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
+    shown = set()
+    for _ in range(8):
+        p = _probs(truth)
+        p[51] = 0.03 / 9
+        p[51, 3] = 0.97  # misread surely, every frame
+        p[16] = 0.05 / 8
+        p[16, 8], p[16, 6] = 0.75, 0.2  # the 8 leads clearly, the 6 second
+        shown.add(_shown(stabilizer.update([_obs(p, ink=truth != 0)])))
+    lie = "".join(str(int(d)) for d in wrong)
+    assert (lie in shown) != guarded
+    assert shown <= {None, PRINTED_X, lie}
