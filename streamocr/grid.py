@@ -429,8 +429,9 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     a table, text or a desk has no such lattice. Where no thin line shows in either
     direction, a lattice whose box lines and borders stand out scores an eighth of its
     weakest box line when digits sit in the middles of its cells (`_digits_in_cells`).
-    Only outlines wholly inside the image are measured (0 otherwise). With `least`, an outline whose first direction already keeps
-    its score below it returns that direction's score without measuring the second.
+    Only outlines wholly inside the image are measured (0 otherwise). With `least`, an
+    outline whose first direction already keeps its score below it returns that
+    direction's score without measuring the second.
     """
     corners = np.asarray(corners, np.float32)
     height, width = gray.shape[:2]
@@ -490,8 +491,9 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
     # Thin lines lost in both directions (printed faint, then dimmed and blurred): the
     # boxes alone are many things (a window, a table), so the lattice counts, at an eighth
     # of its box lines, only where digits sit inside cells apart from the lost lines.
-    if strong >= _BOX_LINES and score < strong / 8 and _digits_in_cells(probe, cell, contrast):
-        score = strong / 8
+    if strong >= _BOX_LINES and score < strong / 8:
+        if _digits_in_cells(probe, cell, reach, margin, contrast):
+            score = strong / 8
     return max(0.0, score)
 
 
@@ -501,14 +503,17 @@ _DIGIT_CELLS = (17, 60)  # cells holding digits in a puzzle (17 givens at least)
 _DIGIT_ON_LINES = 0.25  # the most of the ink (box lines left out) on the thin lines' places
 
 
-def _digits_in_cells(probe: np.ndarray, cell: int, contrast: float) -> bool:
+def _digits_in_cells(
+    probe: np.ndarray, cell: int, reach: int, margin: int, contrast: float
+) -> bool:
     """Whether the ink inside a warped outline's boxes (`probe`, `cell` pixels a cell) lies
     in the middles of cells: some cells hold a digit (`_DIGIT_CELLS`), and little of the
     ink lies where the thin lines would run (`_DIGIT_ON_LINES`). A puzzle's digits are
     centred in their cells; text, a table's entries, symbols drawn across a box or noise
-    run across those places, and an empty lattice (a window) holds no digits."""
+    run across those places, and an empty lattice (a window) holds no digits. `reach` and
+    `margin` are `line_score`'s: how far a line may lie from its place, and the part of a
+    cell beside its lines."""
     size = 9 * cell
-    reach, margin = max(2, cell // 8), max(2, cell // 4)
     square = np.ones((cell // 2 | 1,) * 2, np.uint8)
     darker = cv2.subtract(cv2.dilate(probe, square), probe)[:size, :size]
     offset = np.arange(size) % cell

@@ -254,9 +254,10 @@ class CellEvidence:
         faint given the model reads as one of several digits), two cells three each, more
         cells two each. Sooner, from the second frame, and for up to twice as many cells,
         only the leading digit of each is tried (a page read unsurely but rightly), where
-        each leads its runner-up by `_SETTLE_LEAD` nats. Cells
-        settled together are settled only if no other combination of the classes each may
-        really hold (`_contenders`) passes as well.
+        each leads its runner-up by `_SETTLE_LEAD` nats. Cells settled together are settled
+        only if no other combination of the classes each may really hold (`_contenders`)
+        passes as well, and no cell is settled against a lead of `_SETTLE_OVERRULE` nats
+        on the evidence.
 
         Whether a cell is empty the rules often cannot tell: a given read as empty may
         leave exactly one solution, and so does an empty cell read as its solution's

@@ -701,6 +701,23 @@ def test_a_returning_puzzle_is_shown_on_the_first_search_that_finds_it_again(rem
     assert stabilizer.update([other]) == []
 
 
+def _misread_pair(puzzle: str, misreads: dict[int, int]) -> tuple[np.ndarray, str]:
+    """The digits of `puzzle`, and the reading with `misreads` (cell: digit) in it, which
+    must still have exactly one solution: the lie the rules could be led to confirm."""
+    truth = np.array([int(c) for c in puzzle], np.int64)
+    wrong = truth.copy()
+    wrong[list(misreads)] = list(misreads.values())
+    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    return truth, "".join(str(int(d)) for d in wrong)
+
+
+def _shown_only_unguarded(shown: set, puzzle: str, lie: str, guarded: bool) -> None:
+    """The lie is shown without the guard under test and never with it; nothing else but
+    the puzzle, or nothing, is ever shown."""
+    assert (lie in shown) != guarded
+    assert shown <= {None, puzzle, lie}
+
+
 # A real page (validation image1) filmed dim and blurred: the board left its r1c8 (an 8
 # read as 8 mostly, sometimes 6) and r5c4 (a 2 read as 8 or 1, and once as 2 at p = 0.46)
 # undecided, with a third given wavering. An 8 in r5c4 clashes with its column, and 8
@@ -716,10 +733,7 @@ def test_cells_are_not_settled_together_where_another_combination_passes_too(mon
 
     if not guarded:  # the scenario is real: without the joint check the wrong pair is shown
         monkeypatch.setattr(stabilize, "passes_otherwise", lambda *args: False)
-    truth = np.array([int(c) for c in IMAGE1], np.int64)
-    wrong = truth.copy()
-    wrong[7], wrong[39] = 6, 1
-    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    truth, lie = _misread_pair(IMAGE1, {7: 6, 39: 1})
     stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
     shown = set()
     for frame in range(20):
@@ -733,9 +747,7 @@ def test_cells_are_not_settled_together_where_another_combination_passes_too(mon
         p[3] = 0.1 / 8
         p[3, 7], p[3, 1] = 0.5, 0.4  # wavering close: the rules may choose
         shown.add(_shown(stabilizer.update([_obs(p)])))
-    lie = "".join(str(int(d)) for d in wrong)
-    assert (lie in shown) != guarded
-    assert shown <= {None, IMAGE1, lie}
+    _shown_only_unguarded(shown, IMAGE1, lie, guarded)
 
 
 def test_a_confirmed_reading_the_solver_must_repair_in_several_cells_is_not_shown():
@@ -771,10 +783,7 @@ def test_cells_wavering_between_digits_are_not_settled_early_by_the_rules(monkey
 
     if not guarded:  # the scenario is real: without the lead test the wrong pair is shown
         monkeypatch.setattr(stabilize, "_SETTLE_LEAD", 0.0)
-    truth = np.array([int(c) for c in IMAGE43], np.int64)
-    wrong = truth.copy()
-    wrong[10], wrong[62] = 3, 1
-    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    truth, lie = _misread_pair(IMAGE43, {10: 3, 62: 1})
     unsure = [int(i) for i in np.flatnonzero(truth)[:5]]
     stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
     shown = set()
@@ -785,9 +794,7 @@ def test_cells_wavering_between_digits_are_not_settled_early_by_the_rules(monkey
         p[62] = 0.08 / 6
         p[62, 1], p[62, 3], p[62, 8], p[62, 2] = 0.28, 0.26, 0.24, 0.14
         shown.add(_shown(stabilizer.update([_obs(p, ink=truth != 0)])))
-    lie = "".join(str(int(d)) for d in wrong)
-    assert (lie in shown) != guarded
-    assert shown <= {None, IMAGE43, lie}
+    _shown_only_unguarded(shown, IMAGE43, lie, guarded)
 
 
 # Printed footage (held-out X, hard_s3303_720p, searched every frame while nothing is
@@ -804,10 +811,7 @@ def test_the_rules_never_overrule_a_clear_lead_on_the_evidence(monkeypatch, guar
 
     if not guarded:  # the scenario is real: without the test the wrong pair is shown
         monkeypatch.setattr(stabilize, "_SETTLE_OVERRULE", np.inf)
-    truth = np.array([int(c) for c in PRINTED_X], np.int64)
-    wrong = truth.copy()
-    wrong[16], wrong[51] = 6, 3
-    assert solve(wrong.astype(np.int8), check_unique=True).unique
+    truth, lie = _misread_pair(PRINTED_X, {16: 6, 51: 3})
     stabilizer = Stabilizer(StabilizeSettings(fast_confirm_prob=1.0))
     shown = set()
     for _ in range(8):
@@ -817,6 +821,4 @@ def test_the_rules_never_overrule_a_clear_lead_on_the_evidence(monkeypatch, guar
         p[16] = 0.05 / 8
         p[16, 8], p[16, 6] = 0.75, 0.2  # the 8 leads clearly, the 6 second
         shown.add(_shown(stabilizer.update([_obs(p, ink=truth != 0)])))
-    lie = "".join(str(int(d)) for d in wrong)
-    assert (lie in shown) != guarded
-    assert shown <= {None, PRINTED_X, lie}
+    _shown_only_unguarded(shown, PRINTED_X, lie, guarded)

@@ -126,20 +126,24 @@ def faint_lines_photo(
     cell, margin = 40, 30
     side = 9 * cell
     page = np.full((side + 1, side + 1, 3), 245, np.uint8)
-    for i, ch in enumerate(PUZZLE if boxes == "puzzle" else ""):
-        if ch != "0":
-            r, c = divmod(i, 9)
-            origin = (c * cell + 12, r * cell + 30)
-            cv2.putText(
-                page, ch, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, (40, 40, 40), 2, cv2.LINE_AA
-            )
-    for box in range(9 if boxes == "text" else 0):
-        top, left = divmod(box, 3)
-        for row, words in enumerate(("Mon 14.20", "Tue 7.05", "Sat 21.45")):
-            origin = (left * 3 * cell + 10, top * 3 * cell + 30 + row * 36)
-            cv2.putText(
-                page, words, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.75, (40, 40, 40), 2, cv2.LINE_AA
-            )
+    if boxes == "puzzle":
+        for i, ch in enumerate(PUZZLE):
+            if ch != "0":
+                r, c = divmod(i, 9)
+                origin = (c * cell + 12, r * cell + 30)
+                cv2.putText(
+                    page, ch, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.0, (40, 40, 40), 2, cv2.LINE_AA
+                )
+    elif boxes == "text":
+        for box in range(9):
+            top, left = divmod(box, 3)
+            for row, words in enumerate(("Mon 14.20", "Tue 7.05", "Sat 21.45")):
+                origin = (left * 3 * cell + 10, top * 3 * cell + 30 + row * 36)
+                cv2.putText(
+                    page, words, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.75, (40,) * 3, 2, cv2.LINE_AA
+                )
+    elif boxes != "empty":
+        raise ValueError(f"boxes must be 'puzzle', 'empty' or 'text', got {boxes!r}")
     across = thin if thin_vertical is None else thin_vertical
     for k in range(10):
         p, box = k * cell, k % 3 == 0
