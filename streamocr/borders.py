@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .geometry import quad_side
+from .preprocess import gray_percentiles
+
 _STRETCHES = 18  # stretches along each border where its line is looked for
 _LEAST_STRETCHES = 12  # stretches that must find the line for a border to count
 _NEAR_PX = 1.5  # pixels from a border's line within which a stretch's position lies on it
@@ -50,7 +53,7 @@ def find_borders(gray: np.ndarray, corners: np.ndarray) -> BorderFit | None:
     top-left), or None when one of them shows no line. Each is looked for within half a
     cell of its predicted place."""
     corners = np.asarray(corners, np.float32)
-    side = float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
+    side = quad_side(corners)
     cell = int(np.clip(round(side / 9), 12, _MAX_CELL_PX))
     grid_px = 9 * cell
     # The patch: the grid and one cell around it, the grid at [cell, cell + grid_px].
@@ -94,7 +97,7 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
     low, high = cell, cell + grid_px
     # Stretches between the corners, clear of the corners themselves (the crossing borders).
     edges = np.linspace(low + cell / 4, high - cell / 4, _STRETCHES + 1).round().astype(int)
-    dark, bright = np.percentile(patch[::3, ::3], (5, 95))
+    dark, bright = gray_percentiles(patch[::3, ::3], (5, 95))
     contrast = float(bright - dark)
     least_response = max(6.0, 0.15 * contrast)
     img = patch.astype(np.float32)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .grid import warp_grid
-from .preprocess import ink_gray, straight_runs, threshold_cells
+from .preprocess import ink_gray, levels_percentile, straight_runs, threshold_cells
 from .types import GridDetection
 
 MODEL_SIDE = 28  # side of one model input
@@ -32,7 +32,7 @@ def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
     Parts of the grid beyond the photo's edge are filled with the paper's level.
     """
     gray = ink_gray(image)
-    paper = float(_levels_percentile(gray[::4, ::4].reshape(1, -1), 90)[0])
+    paper = float(levels_percentile(gray[::4, ::4].reshape(1, -1), 90)[0])
     return warp_grid(gray, detection, fill=paper)
 
 
@@ -48,7 +48,7 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     darkness = np.maximum(paper - gray.astype(np.float32), 0)
     # `darkness` holds whole levels (both images are uint8): their histogram gives the
     # percentile numpy would, without sorting the grid's pixels.
-    contrast = _levels_percentile(darkness.reshape(1, -1), 99.5)[0] + 1e-3
+    contrast = levels_percentile(darkness.reshape(1, -1), 99.5)[0] + 1e-3
     binary = threshold_cells(gray, cell_px)
     _level_shaded_cells(gray, cell_px, paper, contrast, darkness, binary)
     strength = np.clip(darkness / contrast, 0, 1)
@@ -156,32 +156,7 @@ def _per_cell_percentile(image: np.ndarray, cell_px: int, q: float, step: int = 
     nr, nc = image.shape[0] // cell_px, image.shape[1] // cell_px
     cells = image[: nr * cell_px, : nc * cell_px].reshape(nr, cell_px, nc, cell_px)
     cells = cells[:, ::step, :, ::step]
-    return _levels_percentile(cells.transpose(0, 2, 1, 3).reshape(nr * nc, -1), q).reshape(nr, nc)
-
-
-def _levels_percentile(levels: np.ndarray, q: float) -> np.ndarray:
-    """The `q` percentile of each row of `levels` (whole numbers 0..255, uint8 or float),
-    as `np.percentile(levels, q, axis=1)` gives it (its linear method, dtype and rounding),
-    read off each row's histogram instead of partially sorting it."""
-    groups, n = levels.shape
-    # Each row's levels binned apart (small integers: far quicker to convert than to intp).
-    kind: type[np.integer] = np.uint16 if groups <= 256 else np.int64
-    offsets: np.ndarray = 256 * np.arange(groups, dtype=kind)
-    bins = levels.astype(kind) + offsets[:, None]
-    below = np.bincount(bins.ravel(), minlength=256 * groups).reshape(groups, 256).cumsum(axis=1)
-    virtual = (n - 1) * (q / 100)
-    rank = int(np.floor(virtual))
-    gamma = float(virtual - rank)
-    # The values at sorted positions `rank` and the next: how many levels have at most
-    # that many values at or below them.
-    a = (below <= rank).sum(axis=1).astype(levels.dtype)
-    b = (below <= min(rank + 1, n - 1)).sum(axis=1).astype(levels.dtype)
-    # numpy's `_lerp`, with a weak Python float for the weight.
-    diff = b - a
-    out = np.add(a, diff * gamma)
-    if gamma >= 0.5:
-        out = np.subtract(b, diff * (1 - gamma), out=out, casting="unsafe", dtype=out.dtype)
-    return out
+    return levels_percentile(cells.transpose(0, 2, 1, 3).reshape(nr * nc, -1), q).reshape(nr, nc)
 
 
 def _bridged(binary: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .tracking import quad_side, roll_to_match, visible_share
+from .geometry import quad_side
+from .tracking import roll_to_match, visible_share
 
 
 @dataclass(frozen=True)

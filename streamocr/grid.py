@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 
 import cv2
@@ -9,7 +11,14 @@ import numpy as np
 
 from .borders import find_borders
 from .config import GridFinderSettings
-from .preprocess import binarize, ink_gray, resize_max_side, stretch_contrast
+from .geometry import quad_side, quad_sides
+from .preprocess import (
+    binarize,
+    gray_percentiles,
+    ink_gray,
+    resize_max_side,
+    stretch_contrast,
+)
 from .types import GridDetection
 
 _PROBE_CELL = 12  # pixels per cell when a candidate's inner structure is probed
@@ -20,11 +29,12 @@ _LATTICE_CELLS = 27  # cells a lattice is fitted to and must fit, a third of the
 def order_corners(points: np.ndarray) -> np.ndarray:
     """Order four points clockwise starting from the one nearest the image's top-left."""
     pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
-    center = pts.mean(axis=0)
-    angles = np.arctan2(pts[:, 1] - center[1], pts[:, 0] - center[0])
-    pts = pts[np.argsort(angles)]  # clockwise in image coordinates (y down)
-    start = int(np.argmin(pts[:, 0] + pts[:, 1]))
-    return np.roll(pts, -start, axis=0)
+    xy = pts.tolist()
+    cx, cy = sum(x for x, _ in xy) / 4, sum(y for _, y in xy) / 4
+    # Clockwise in image coordinates (y down).
+    order = sorted(range(4), key=lambda i: math.atan2(xy[i][1] - cy, xy[i][0] - cx))
+    start = min(range(4), key=lambda k: xy[order[k]][0] + xy[order[k]][1])
+    return pts[order[start:] + order[:start]]
 
 
 def homography_for(corners: np.ndarray, size: int) -> np.ndarray:
@@ -59,10 +69,8 @@ def _quad_shape_ok(quad: np.ndarray, min_area: float) -> bool:
     area = cv2.contourArea(quad.astype(np.float32))
     if area < min_area:
         return False
-    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
-    if sides.min() < 0.35 * sides.max():
-        return False
-    return True
+    sides = quad_sides(quad)
+    return min(sides) >= 0.35 * max(sides)
 
 
 def _hull_quads(points: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -376,7 +384,8 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
         # A weak line counts for little: use a low quantile so most lines must be present.
         ranked = np.sort(lines)
-        scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - np.median(between)))
+        middle = sorted(between.tolist())[4]  # the median of the nine (NumPy's is slow)
+        scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - middle))
         borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
         # The lines must cross the first and last row (column) of cells too: across a
         # blank band of paper beyond the grid they stop.
@@ -447,7 +456,7 @@ def line_score(gray: np.ndarray, corners: np.ndarray, least: float = 0.0) -> flo
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    dark, bright = np.percentile(probe[::3, ::3], (2, 90))
+    dark, bright = gray_percentiles(probe[::3, ::3], (2, 90))
     contrast = max(float(bright - dark), 8.0)
     reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(10) * cell - reach
@@ -546,15 +555,23 @@ def at_edge(corners: np.ndarray, width: int, height: int, margin: float = 2.0) -
     )
 
 
-def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:
-    """Shares of the left, right, top and bottom borders of the warped square that `h`
-    maps inside an image of `shape`."""
+@functools.lru_cache(maxsize=64)
+def _border_points(size: int) -> np.ndarray:
+    """Points along the left, right, top and bottom borders of a square of `size` (read
+    only: shared between calls)."""
     along = np.linspace(0, size, 19, dtype=np.float32)
     low, high = np.zeros_like(along), np.full_like(along, size)
     xs = np.concatenate([low, high, along, along])
     ys = np.concatenate([along, along, low, high])
     points = np.stack([xs, ys], axis=1).reshape(-1, 1, 2)
-    mapped = cv2.perspectiveTransform(points, h).reshape(4, -1, 2)
+    points.flags.writeable = False
+    return points
+
+
+def _borders_in_image(h: np.ndarray, size: int, shape: tuple) -> np.ndarray:
+    """Shares of the left, right, top and bottom borders of the warped square that `h`
+    maps inside an image of `shape`."""
+    mapped = cv2.perspectiveTransform(_border_points(size), h).reshape(4, -1, 2)
     inside = (mapped[..., 0] >= 0) & (mapped[..., 0] <= shape[1] - 1)
     inside &= (mapped[..., 1] >= 0) & (mapped[..., 1] <= shape[0] - 1)
     return inside.mean(axis=1)
@@ -731,7 +748,7 @@ class GridFinder:
             return None
         if fit.moved > _SECOND_LOOK_AGAIN:  # far from the start: look again from there
             fit = find_borders(gray, fit.corners)
-            side = float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
+            side = quad_side(corners)
             if fit is None or np.abs(fit.corners - corners).max() > _SECOND_LOOK_MOVE * side / 9:
                 return None
         if at_edge(fit.corners, width, height):
@@ -766,7 +783,7 @@ def _flat(gray: np.ndarray) -> bool:
     Over 17,540 frames of this project's clip sets, every frame with a grid in view
     (unreadable footage included) spanned 33 levels at least; frames of a blank desk span
     3-23."""
-    low, high = np.percentile(gray[::4, ::4], (0.1, 99.9))
+    low, high = gray_percentiles(gray[::4, ::4], (0.1, 99.9))
     return float(high - low) < _FLAT_LEVELS
 
 

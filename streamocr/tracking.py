@@ -16,12 +16,14 @@ life of the track. The tracker knows nothing of digits.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from .geometry import quad_side, quad_sides
 from .grid import at_edge, homography_for, overlap_share
 from .preprocess import ink_gray
 from .types import GridDetection
@@ -131,18 +133,17 @@ def roll_to_match(corners: np.ndarray, reference: np.ndarray) -> tuple[np.ndarra
     Returns:
         The rolled corners and their mean distance to `reference` in pixels.
     """
-    best, best_d = corners, np.inf
+    pts = np.asarray(corners, np.float64).reshape(4, 2).tolist()
+    ref = np.asarray(reference, np.float64).reshape(4, 2).tolist()
+    best_k, best_d = 0, math.inf
     for k in range(4):
-        rolled = np.roll(corners, -k, axis=0)
-        d = float(np.linalg.norm(rolled - reference, axis=1).mean())
-        if d < best_d:
-            best, best_d = rolled, d
-    return best.astype(np.float32), best_d
-
-
-def quad_side(corners: np.ndarray) -> float:
-    """Mean side length of a quadrilateral in pixels."""
-    return float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).mean())
+        d = sum(
+            math.hypot(pts[(i + k) % 4][0] - rx, pts[(i + k) % 4][1] - ry)
+            for i, (rx, ry) in enumerate(ref)
+        )
+        if d / 4 < best_d:
+            best_k, best_d = k, d / 4
+    return np.roll(np.asarray(corners, np.float32), -best_k, axis=0), best_d
 
 
 def visible_share(corners: np.ndarray, width: int, height: int) -> float:
@@ -156,11 +157,16 @@ def visible_share(corners: np.ndarray, width: int, height: int) -> float:
     return float(inter / area)
 
 
+# The crossings of a 90-pixel grid's lines, row by row (read only).
+_LATTICE = (
+    np.stack(np.meshgrid(np.arange(10), np.arange(10)), axis=-1).reshape(-1, 1, 2) * 10.0
+).astype(np.float32)
+_LATTICE.flags.writeable = False
+
+
 def visible_cells(corners: np.ndarray, width: int, height: int) -> np.ndarray:
     """bool (81,): the cells of the grid (row by row from corner 0) wholly inside the image."""
-    lattice = np.stack(np.meshgrid(np.arange(10), np.arange(10)), axis=-1).reshape(-1, 2) * 10.0
-    h = homography_for(corners, 90)
-    points = cv2.perspectiveTransform(lattice.reshape(-1, 1, 2).astype(np.float32), h)
+    points = cv2.perspectiveTransform(_LATTICE, homography_for(corners, 90))
     points = points.reshape(10, 10, 2)
     inside = (points[..., 0] >= 0) & (points[..., 0] <= width - 1)
     inside &= (points[..., 1] >= 0) & (points[..., 1] <= height - 1)
@@ -175,10 +181,10 @@ def _plausible(corners: np.ndarray, width: int, height: int) -> bool:
     quad = corners.astype(np.float32).reshape(-1, 1, 2)
     if not cv2.isContourConvex(quad):
         return False
-    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
-    if sides.min() < 0.25 * sides.max() or sides.min() < 8:
+    sides = quad_sides(corners)
+    if min(sides) < 0.25 * max(sides) or min(sides) < 8:
         return False
-    return quad_side(corners) < 4 * max(width, height)
+    return sum(sides) / 4 < 4 * max(width, height)
 
 
 class GridTracker:

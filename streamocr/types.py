@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .geometry import polygon_area
+
 DIGIT_CLASSES = 10  # class 0 = empty cell, classes 1..9 = the digit
 
 
@@ -125,8 +127,7 @@ class GridDetection:
     @property
     def area(self) -> float:
         """Area of the grid outline in image pixels."""
-        x, y = self.corners[:, 0], self.corners[:, 1]
-        return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+        return polygon_area(self.corners)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import pytest
 from streamocr.cells import (
     FAINT_PEAK,
     MODEL_SIDE,
-    _levels_percentile,
     cell_inputs,
     cell_inputs_from_warped,
     ink_map,
@@ -104,18 +103,6 @@ def test_each_cell_of_a_grid_is_isolated_as_if_it_were_cut_out_alone():
         assert has_ink[i] == ink
         np.testing.assert_array_equal(inputs[i], alone)
     assert 2 <= has_ink.sum() <= 8
-
-
-@pytest.mark.parametrize("q", [99.5, 90, 75, 50, 12.3])
-@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
-def test_percentiles_read_off_histograms_are_numpys(q, dtype):
-    rng = np.random.default_rng(int(q * 10))
-    for groups, n in [(1, 129600), (81, 400), (81, 100), (3, 7), (2, 1)]:
-        levels = rng.integers(30, 256, (groups, n)).astype(dtype)
-        expected = np.percentile(levels, q, axis=1)
-        got = _levels_percentile(levels, q)
-        assert got.dtype == expected.dtype
-        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("level", [1.0, 0.6, 0.2])

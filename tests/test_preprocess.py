@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from streamocr.preprocess import binarize, ink_gray, ink_gray_opencv, resize_max_side
+from streamocr.preprocess import (
+    binarize,
+    gray_percentiles,
+    ink_gray,
+    ink_gray_opencv,
+    levels_percentile,
+    resize_max_side,
+)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (37, 53, 3), (480, 640, 3)])
@@ -40,3 +47,24 @@ def test_binarize_marks_ink():
     gray[98:102, 20:180] = 30  # a printed line, thinner than the threshold window
     binary = binarize(gray)
     assert binary[100, 100] == 255 and binary[20, 20] == 0
+
+
+@pytest.mark.parametrize("q", [99.5, 90, 75, 50, 12.3])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_percentiles_read_off_histograms_are_numpys(q, dtype):
+    rng = np.random.default_rng(int(q * 10))
+    for groups, n in [(1, 129600), (81, 400), (81, 100), (3, 7), (2, 1)]:
+        levels = rng.integers(30, 256, (groups, n)).astype(dtype)
+        expected = np.percentile(levels, q, axis=1)
+        got = levels_percentile(levels, q)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_whole_images_percentiles_are_numpys():
+    rng = np.random.default_rng(3)
+    for shape in [(720, 1280), (37, 53), (1, 1), (120, 90)]:
+        image = rng.integers(0, 256, shape).astype(np.uint8)
+        image[: shape[0] // 2] //= 40  # a lumpy histogram, with ties
+        qs = (0.1, 2, 5, 90, 95, 99.9)
+        assert gray_percentiles(image[::3, ::3], qs) == list(np.percentile(image[::3, ::3], qs))

@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..geometry import quad_sides
 from ..tracking import visible_share
 from .clips import _PHOTOS, h264_writer
 
@@ -615,7 +616,7 @@ def build_footage(path: Path | str, spec: FootageSpec) -> dict:
 
 def _side_px(m: np.ndarray) -> float:
     corners = cv2.perspectiveTransform(_grid_corners().reshape(-1, 1, 2), m).reshape(4, 2)
-    return float(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1).max())
+    return max(quad_sides(corners))
 
 
 _SIZES = ((640, 480), (960, 540), (1280, 720), (800, 600), (1280, 720), (1920, 1080))

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..cells import cell_inputs_from_warped
 from ..dataset import LabelledPhoto, load_folder, read_outlines
+from ..geometry import quad_side
 from ..grid import GridFinder, homography_for, warp_grid
 from ..preprocess import ink_gray
 from ..types import GridDetection
@@ -109,7 +110,7 @@ def page_cuts(
     cuts = [PageCut(photo.page, folder_name, corners_from, inputs, has_ink, truth)]
     if jitters:
         rng = rng or np.random.default_rng(0)
-        side = float(np.mean(np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)))
+        side = quad_side(corners)
         for k in range(jitters):
             moved = corners + rng.uniform(-jitter_frac, jitter_frac, size=(4, 2)) * side
             # Every third cut from the page smeared as by a hand-held camera's pan.
