@@ -70,26 +70,34 @@ def levels_percentile(levels: np.ndarray, q: float) -> np.ndarray:
     offsets: np.ndarray = 256 * np.arange(groups, dtype=kind)
     bins = levels.astype(kind) + offsets[:, None]
     below = np.bincount(bins.ravel(), minlength=256 * groups).reshape(groups, 256).cumsum(axis=1)
+    return _percentile_of_histograms(below, n, q, levels.dtype)
+
+
+def gray_percentiles(image: np.ndarray, qs: tuple[float, ...]) -> list[np.float64]:
+    """`np.percentile(image, qs)` of a uint8 image, exactly (as `levels_percentile`), from
+    one histogram: the same values, as NumPy scalars (arithmetic with them then keeps
+    NumPy's types)."""
+    counts = cv2.calcHist([np.ascontiguousarray(image)], [0], None, [256], [0, 256])
+    below = counts.reshape(1, 256).astype(np.int64).cumsum(axis=1)
+    return [_percentile_of_histograms(below, image.size, q, image.dtype)[0] for q in qs]
+
+
+def _percentile_of_histograms(below: np.ndarray, n: int, q: float, dtype: np.dtype) -> np.ndarray:
+    """NumPy's linear percentile `q` of rows of `n` levels each, from their cumulative
+    histograms `below` (rows, 256), in the levels' `dtype`'s arithmetic."""
     virtual = (n - 1) * (q / 100)
     rank = int(np.floor(virtual))
     gamma = float(virtual - rank)
     # The values at sorted positions `rank` and the next: how many levels have at most
     # that many values at or below them.
-    a = (below <= rank).sum(axis=1).astype(levels.dtype)
-    b = (below <= min(rank + 1, n - 1)).sum(axis=1).astype(levels.dtype)
+    a = (below <= rank).sum(axis=1).astype(dtype)
+    b = (below <= min(rank + 1, n - 1)).sum(axis=1).astype(dtype)
     # numpy's `_lerp`, with a weak Python float for the weight.
     diff = b - a
     out = np.add(a, diff * gamma)
     if gamma >= 0.5:
         out = np.subtract(b, diff * (1 - gamma), out=out, casting="unsafe", dtype=out.dtype)
     return out
-
-
-def gray_percentiles(image: np.ndarray, qs: tuple[float, ...]) -> list[np.float64]:
-    """`np.percentile(image, qs)` of a uint8 image, exactly (`levels_percentile`): the
-    same values, as NumPy scalars (arithmetic with them then keeps NumPy's types)."""
-    row = image.reshape(1, -1)
-    return [levels_percentile(row, q)[0] for q in qs]
 
 
 def stretch_contrast(gray: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:

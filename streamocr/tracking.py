@@ -653,7 +653,8 @@ def _follow(
         back, back_status, _ = cv2.calcOpticalFlowPyrLK(
             gray, prev, moved, moved - step, flags=flags, **_LK_PARAMS
         )
-    fb = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
+    slid = (back - points).reshape(-1, 2)
+    fb = np.sqrt((slid * slid).sum(axis=1))
     good = (status.reshape(-1) == 1) & (back_status.reshape(-1) == 1) & (fb < _FB_MAX_PX)
     return moved, good
 
