@@ -377,8 +377,8 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     reach, margin = max(2, cell // 8), max(2, cell // 4)
     starts = np.arange(1, 9) * cell - reach
     scores, borders, crossed = [], [], []  # borders: left, right, top, bottom
-    for view in (probe, probe.T):  # the vertical lines, then the horizontal ones
-        profile = _column_means(view)
+    for axis in (0, 1):  # the vertical lines (across columns), then the horizontal ones
+        profile = _line_means(probe, axis)
         # Inner lines only: the outer ones also match a plain rectangle.
         lines = _line_ink(profile, starts, reach)
         between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
@@ -390,9 +390,10 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         # The lines must cross the first and last row (column) of cells too: across a
         # blank band of paper beyond the grid they stop.
         full = max(float(lines.mean()), 1e-6)
+        first, last = (slice(None, cell), slice(size - cell, None))
+        bands = (probe[first], probe[last]) if axis == 0 else (probe[:, first], probe[:, last])
         crossed += [
-            _line_ink(_column_means(band), starts, reach).mean() / full
-            for band in (view[:cell], view[size - cell :])
+            _line_ink(_line_means(band, axis), starts, reach).mean() / full for band in bands
         ]
     inner = min(scores)
     if inner <= 0:
@@ -407,12 +408,12 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     return float(np.clip(inner * min(1.0, weakest / _BORDER_FULL), 0.0, 1.0))
 
 
-def _column_means(ink: np.ndarray) -> np.ndarray:
-    """float32: the mean of each column of a 0/1 uint8 image, as `ink.astype(np.float32)
-    .mean(axis=0)` gives it (whole counts, exact in float32, divided the same way), summed
-    by OpenCV (one call, off the interpreter's lock)."""
-    counts = cv2.reduce(np.ascontiguousarray(ink), 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-    return counts.reshape(-1).astype(np.float32) / ink.shape[0]
+def _line_means(ink: np.ndarray, axis: int) -> np.ndarray:
+    """float32: the means of a 0/1 uint8 image along `axis` (0: of each column, 1: of each
+    row), as `ink.astype(np.float32).mean(axis=axis)` gives them (whole counts, exact in
+    float32, divided the same way), summed by OpenCV (one call, off the interpreter's lock)."""
+    counts = cv2.reduce(ink, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    return counts.reshape(-1).astype(np.float32) / ink.shape[axis]
 
 
 def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray:
