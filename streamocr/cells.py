@@ -11,7 +11,13 @@ import cv2
 import numpy as np
 
 from .grid import warp_grid
-from .preprocess import ink_gray, levels_percentile, straight_runs, threshold_cells
+from .preprocess import (
+    gray_percentiles,
+    ink_gray,
+    levels_percentile,
+    straight_runs,
+    threshold_cells,
+)
 from .types import GridDetection
 
 MODEL_SIDE = 28  # side of one model input
@@ -32,8 +38,8 @@ def warped_gray(image: np.ndarray, detection: GridDetection) -> np.ndarray:
     Parts of the grid beyond the photo's edge are filled with the paper's level.
     """
     gray = ink_gray(image)
-    paper = float(levels_percentile(gray[::4, ::4].reshape(1, -1), 90)[0])
-    return warp_grid(gray, detection, fill=paper)
+    (paper,) = gray_percentiles(gray[::4, ::4], (90,))
+    return warp_grid(gray, detection, fill=float(paper))
 
 
 def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
