@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamocr.training.render import motion_blur
+from streamocr.training.render import FONT_PACKAGES, few_fonts_warning, motion_blur
 
 
 @pytest.mark.parametrize("angle", [0.0, np.pi / 4, np.pi / 2, 2.0])
@@ -28,3 +28,9 @@ def test_motion_blur_smears_a_dot_into_a_line_of_the_given_length_and_direction(
 def test_a_smear_under_a_pixel_leaves_the_image_as_it_is():
     image = np.random.default_rng(0).uniform(0, 255, (20, 20)).astype(np.float32)
     assert np.array_equal(motion_blur(image, 0.8, 1.0), image)
+
+
+def test_a_training_run_with_few_fonts_says_which_packages_to_install():
+    warning = few_fonts_warning(50)
+    assert warning is not None and "50" in warning and FONT_PACKAGES in warning
+    assert few_fonts_warning(119) is None

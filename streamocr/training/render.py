@@ -121,7 +121,26 @@ def printed_bank(fonts: list[Path], log=print) -> tuple[list[list[np.ndarray]], 
         bank.append(glyphs[1:])
         names.append(path.name)
     log(f"fonts: {len(bank)} distinct digit sets from {len(fonts)} font files")
+    warning = few_fonts_warning(len(bank))
+    if warning:
+        log(warning)
     return bank, names
+
+
+FONT_PACKAGES = "fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-roboto"
+EXPECTED_FONTS = 100  # distinct digit sets with FONT_PACKAGES installed (119 here, 2026-12-01)
+
+
+def few_fonts_warning(count: int) -> str | None:
+    """The warning for a training run that found only `count` distinct printed digit sets
+    (a machine without the font packages the shipped model was trained with), or None."""
+    if count >= EXPECTED_FONTS:
+        return None
+    return (
+        f"WARNING: only {count} distinct printed digit sets (the shipped model was trained on 122): the"
+        f" model will learn less varied print; install the fonts first: apt-get install -y"
+        f" {FONT_PACKAGES}"
+    )
 
 
 HERSHEY_FACES = (
