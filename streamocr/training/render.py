@@ -137,9 +137,9 @@ def few_fonts_warning(count: int) -> str | None:
     if count >= EXPECTED_FONTS:
         return None
     return (
-        f"WARNING: only {count} distinct printed digit sets (the shipped model was trained on 122): the"
-        f" model will learn less varied print; install the fonts first: apt-get install -y"
-        f" {FONT_PACKAGES}"
+        f"WARNING: only {count} distinct printed digit sets (at least {EXPECTED_FONTS} with the"
+        f" font packages): the model will learn less varied print; install them first:"
+        f" apt-get install -y {FONT_PACKAGES}"
     )
 
 
