@@ -54,7 +54,8 @@ def ink_map(gray: np.ndarray, cell_px: int) -> tuple[np.ndarray, np.ndarray]:
     darkness = np.maximum(paper - gray.astype(np.float32), 0)
     # `darkness` holds whole levels (both images are uint8): their histogram gives the
     # percentile numpy would, without sorting the grid's pixels.
-    contrast = levels_percentile(darkness.reshape(1, -1), 99.5)[0] + 1e-3
+    (contrast,) = gray_percentiles(darkness, (99.5,))
+    contrast = contrast + 1e-3
     binary = threshold_cells(gray, cell_px)
     _level_shaded_cells(gray, cell_px, paper, contrast, darkness, binary)
     strength = np.clip(darkness / contrast, 0, 1)
@@ -112,7 +113,7 @@ def _level_shaded_cells(
     gray: np.ndarray,
     cell_px: int,
     paper: np.ndarray,
-    contrast: float,
+    contrast: float | np.floating,
     darkness: np.ndarray,
     binary: np.ndarray,
 ) -> None:

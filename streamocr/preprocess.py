@@ -73,10 +73,10 @@ def levels_percentile(levels: np.ndarray, q: float) -> np.ndarray:
     return _percentile_of_histograms(below, n, q, levels.dtype)
 
 
-def gray_percentiles(image: np.ndarray, qs: tuple[float, ...]) -> list[np.float64]:
-    """`np.percentile(image, qs)` of a uint8 image, exactly (as `levels_percentile`), from
-    one histogram: the same values, as NumPy scalars (arithmetic with them then keeps
-    NumPy's types)."""
+def gray_percentiles(image: np.ndarray, qs: tuple[float, ...]) -> list[np.floating]:
+    """`np.percentile(image, qs)` of an image of whole levels 0..255 (uint8, or float32
+    holding whole numbers), exactly (as `levels_percentile`), from one histogram: the same
+    values, as NumPy scalars (arithmetic with them then keeps NumPy's types)."""
     counts = cv2.calcHist([np.ascontiguousarray(image)], [0], None, [256], [0, 256])
     below = counts.reshape(1, 256).astype(np.int64).cumsum(axis=1)
     return [_percentile_of_histograms(below, image.size, q, image.dtype)[0] for q in qs]

@@ -68,3 +68,9 @@ def test_a_whole_images_percentiles_are_numpys():
         image[: shape[0] // 2] //= 40  # a lumpy histogram, with ties
         qs = (0.1, 2, 5, 90, 95, 99.9)
         assert gray_percentiles(image[::3, ::3], qs) == list(np.percentile(image[::3, ::3], qs))
+        # Whole levels held as float32 (a difference of two uint8 images): the same, as
+        # float32 scalars.
+        levels = image.astype(np.float32)
+        got = gray_percentiles(levels, qs)
+        assert got == list(np.percentile(levels, qs))
+        assert all(v.dtype == np.float32 for v in got)
