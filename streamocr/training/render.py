@@ -23,6 +23,8 @@ from ..grid import homography_for, warp_grid
 from ..types import GridDetection
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+FONT_PACKAGES = "fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-roboto"
+EXPECTED_FONTS = 100  # distinct digit sets with FONT_PACKAGES installed (119 here, 2026-12-01)
 _EXCLUDE = ("symbol", "dingbat", "d050000l", "emoji", "music", "braille")
 _NOTO_LATIN = (
     "notosans",
@@ -125,10 +127,6 @@ def printed_bank(fonts: list[Path], log=print) -> tuple[list[list[np.ndarray]], 
     if warning:
         log(warning)
     return bank, names
-
-
-FONT_PACKAGES = "fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-roboto"
-EXPECTED_FONTS = 100  # distinct digit sets with FONT_PACKAGES installed (119 here, 2026-12-01)
 
 
 def few_fonts_warning(count: int) -> str | None:
