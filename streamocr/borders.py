@@ -7,18 +7,21 @@ search, which places each outline it reports and its second look's candidates th
 merges into it and pulls a corner of the contour away by a third of a cell). The frame
 around the outline is warped to a square once; each border is found again as the dark line
 nearest its predicted place, in short stretches along it, and a line is fitted through
-them; the refined outline is the four lines' crossings.
+them; the refined outline is the four lines' crossings. The finding and fitting are one
+Numba-compiled call (`_fit_borders`), NumPy's arithmetic to the bit.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 from .geometry import quad_side
-from .preprocess import gray_percentiles
+from .preprocess import gray_percentiles, pairwise_sum
 
 _STRETCHES = 18  # stretches along each border where its line is looked for
 _LEAST_STRETCHES = 12  # stretches that must find the line for a border to count
@@ -89,56 +92,21 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
     Each border is looked for across a band of half a cell either side of its predicted
     place, in `_STRETCHES` stretches along it: in each, the position that is darkest
     against the paper on both sides (a line, not the edge of a dark desk) to sub-pixel
-    precision. A line is fitted through them, stray stretches (a digit, a smudge) dropped.
-    The four borders are measured together, as one array (border, band row, stretch).
+    precision. A line is fitted through them, stray stretches (a digit, a smudge) dropped
+    (`_fit_borders`, one compiled call: the verifier runs it on every followed frame, and
+    as NumPy on these few hundred numbers it was some sixty calls, 0.7 ms of a frame).
     """
-    reach = cell // 2
-    half_width = max(2, cell // 5)  # the paper either side of a line is looked for this far
-    low, high = cell, cell + grid_px
-    # Stretches between the corners, clear of the corners themselves (the crossing borders).
-    edges = np.linspace(low + cell / 4, high - cell / 4, _STRETCHES + 1).round().astype(int)
+    edges, along = _stretches(cell, grid_px)
     dark, bright = gray_percentiles(patch[::3, ::3], (5, 95))
     contrast = float(bright - dark)
     least_response = max(6.0, 0.15 * contrast)
-    img = patch.astype(np.float32)
-    at = np.array([low, high, high, low])  # top, right, bottom, left
-    bands = np.stack(
-        [
-            (img if border in (0, 2) else img.T)[  # rows across the border
-                at[border] - reach - half_width : at[border] + reach + half_width + 1,
-                edges[0] : edges[-1],
-            ]
-            for border in range(4)
-        ]
-    )
-    # The mean of each stretch: (border, band row, stretch).
-    profiles = np.add.reduceat(bands, edges[:-1] - edges[0], axis=2) / np.diff(edges)
-    response = _line_response(profiles, half_width)
-    if half_width > _NARROW_PX:
-        # A page trimmed close to its grid leaves only a few pixels of paper between the
-        # border and the desk: the paper beside the line is also looked for that near (a
-        # step from desk to paper never responds, at either width: its middle is never
-        # darker than both its sides).
-        narrow = _line_response(profiles, _NARROW_PX)
-        cut = half_width - _NARROW_PX
-        response = np.maximum(response, narrow[:, cut : narrow.shape[1] - cut])
-    best = response.argmax(axis=1)  # (border, stretch)
-    peak = np.take_along_axis(response, best[:, None], axis=1)[:, 0]
-    good = peak >= least_response
-    # Sub-pixel: a parabola through the peak and its neighbours.
-    inner = (best > 0) & (best < response.shape[1] - 1)
-    b = np.clip(best, 1, response.shape[1] - 2)
-    left = np.take_along_axis(response, b[:, None] - 1, axis=1)[:, 0]
-    right = np.take_along_axis(response, b[:, None] + 1, axis=1)[:, 0]
-    curve = left - 2 * peak + right
-    shift = np.where(inner & (curve < 0), 0.5 * (left - right) / np.where(curve < 0, curve, -1), 0)
-    across = (at - reach)[:, None] + best + shift
-    along = (edges[:-1] + edges[1:] - 1) / 2.0
-    fitted = _fit_lines(along, across, good)
-    if fitted is None:
+    fitted = np.empty((4, 2))
+    if not _fit_borders(
+        np.ascontiguousarray(patch), cell, grid_px, edges, along, least_response, fitted
+    ):
         return None
     lines = []
-    for border, (slope, offset) in enumerate(fitted):
+    for border, (slope, offset) in enumerate(fitted.tolist()):
         # across = slope * along + offset, written as a x + b y = c in the patch.
         if border in (0, 2):  # top, bottom: y = slope x + offset
             lines.append(np.array([-slope, 1.0, offset]))
@@ -147,61 +115,135 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
     return lines
 
 
-def _line_response(profiles: np.ndarray, half_width: int) -> np.ndarray:
-    """How much darker each position of the profiles (border, band row, stretch) is than
-    the paper `half_width` pixels to either side of it (the lighter side's excess over it
-    is not counted: the darker side's), for the positions `half_width` from each end."""
-    return (
-        np.minimum(profiles[:, : -2 * half_width], profiles[:, 2 * half_width :])
-        - profiles[:, half_width:-half_width]
-    )
+@functools.cache
+def _stretches(cell: int, grid_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stretches along a border, between the corners and clear of them (the crossing
+    borders): their `_STRETCHES + 1` edges in the patch, and their middles."""
+    low, high = cell, cell + grid_px
+    edges = np.linspace(low + cell / 4, high - cell / 4, _STRETCHES + 1).round().astype(np.int64)
+    along = (edges[:-1] + edges[1:] - 1) / 2.0
+    return edges, along
 
 
-def _fit_lines(
-    along: np.ndarray, across: np.ndarray, keep: np.ndarray
-) -> list[tuple[float, float]] | None:
-    """A line per row of `across` (border, stretch) through its `keep` points, or None when
-    a row's line does not pass through `_LEAST_STRETCHES` of them.
+@numba.njit(cache=True, nogil=True)
+def _fit_borders(patch, cell, grid_px, edges, along, least_response, fitted):  # noqa: ANN001
+    """Fill `fitted` (4, 2) with each border's line across = slope * along + offset; False
+    when a border shows no line.
+
+    Across each border (top, right, bottom, left), in each stretch: the mean of the patch
+    along the stretch at each row of the band (whole sums: exact), then how much darker
+    each row is than the paper `half_width` pixels to either side (the lighter side's excess
+    over it is not counted: the darker side's); a page trimmed close to its grid leaves only
+    a few pixels of paper between the border and the desk, so the paper is also looked for
+    `_NARROW_PX` away (a step from desk to paper never responds, at either width: its
+    middle is never darker than both its sides). The best row, to sub-pixel precision (a
+    parabola through it and its neighbours), where it responds by `least_response`.
+    """
+    reach = cell // 2
+    half_width = max(2, cell // 5)  # the paper either side of a line is looked for this far
+    rows = 2 * (reach + half_width) + 1
+    count = len(along)
+    at = (cell, cell + grid_px, cell + grid_px, cell)
+    profile = np.empty(rows)
+    response = np.empty(rows - 2 * half_width)
+    across = np.empty((4, count))
+    good = np.zeros((4, count), np.bool_)
+    for border in range(4):
+        base = at[border] - reach - half_width
+        for s in range(count):
+            for r in range(rows):
+                total = 0
+                for k in range(edges[s], edges[s + 1]):
+                    if border == 0 or border == 2:
+                        total += patch[base + r, k]
+                    else:
+                        total += patch[k, base + r]
+                profile[r] = total / (edges[s + 1] - edges[s])
+            for i in range(rows - 2 * half_width):
+                response[i] = min(profile[i], profile[i + 2 * half_width]) - profile[i + half_width]
+                if half_width > _NARROW_PX:
+                    j = i + half_width - _NARROW_PX
+                    narrow = min(profile[j], profile[j + 2 * _NARROW_PX]) - profile[j + _NARROW_PX]
+                    response[i] = max(response[i], narrow)
+            best = 0
+            for i in range(1, len(response)):
+                if response[i] > response[best]:
+                    best = i
+            peak = response[best]
+            good[border, s] = peak >= least_response
+            shift = 0.0
+            if 0 < best < len(response) - 1:
+                left, right = response[best - 1], response[best + 1]
+                curve = left - 2 * peak + right
+                if curve < 0:
+                    shift = 0.5 * (left - right) / curve
+            across[border, s] = (at[border] - reach + best) + shift
+    return _fit_lines(along, across, good, fitted)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fit_lines(along, across, keep, fitted):  # noqa: ANN001
+    """Fill `fitted` with a line per row of `across` (border, stretch) through its `keep`
+    points; False when a row's line does not pass through `_LEAST_STRETCHES` of them.
 
     The line through the two points that most others lie near (within `_NEAR_PX`) picks
     the points of each border (a border faded along a few cells, where the stretches find
     digits and noise instead, must not tilt it); a least-squares line through those is
-    refitted without the points more than a pixel off.
+    refitted without the points more than a pixel off. Sums in NumPy's order
+    (`preprocess.pairwise_sum`), so that the fitted lines are NumPy's to the bit.
     """
-    x = np.broadcast_to(along, across.shape)
-    first, second = np.triu_indices(across.shape[1], 1)
-    run = x[:, second] - x[:, first]  # (border, pair)
-    slopes = (across[:, second] - across[:, first]) / run
-    offsets = across[:, first] - slopes * x[:, first]
-    # (border, pair, stretch): the points near each pair's line.
-    near = np.abs(across[:, None, :] - (slopes[..., None] * along + offsets[..., None]))
-    near = (near <= _NEAR_PX) & keep[:, None, :]
-    counts = near.sum(axis=2) * (keep[:, first] & keep[:, second])
-    keep = near[np.arange(len(across)), counts.argmax(axis=1)]
-    for _ in range(2):
-        count = keep.sum(axis=1)
-        if (count < _LEAST_STRETCHES).any():
-            return None
-        x_mean = np.where(keep, x, 0).sum(axis=1) / count
-        y_mean = np.where(keep, across, 0).sum(axis=1) / count
-        dx = np.where(keep, x - x_mean[:, None], 0)
-        dy = np.where(keep, across - y_mean[:, None], 0)
-        slope = (dx * dy).sum(axis=1) / np.maximum((dx**2).sum(axis=1), 1e-9)
-        offset = y_mean - slope * x_mean
-        residual = np.abs(across - (slope[:, None] * along + offset[:, None]))
-        spread = _row_medians(residual, keep, count)
-        keep = keep & (residual <= np.maximum(1.0, 2.5 * spread)[:, None])
-    if (keep.sum(axis=1) < _LEAST_STRETCHES).any():
-        return None
-    return [(float(a), float(b)) for a, b in zip(slope, offset, strict=True)]
-
-
-def _row_medians(values: np.ndarray, keep: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The median of each row of `values` over its `keep` entries (`count` of them, at least
-    one): `np.median` of each, for all rows in one sort."""
-    ranked = np.sort(np.where(keep, values, np.inf), axis=1)
-    rows = np.arange(len(values))
-    return (ranked[rows, (count - 1) // 2] + ranked[rows, count // 2]) / 2
+    count = len(along)
+    chosen = np.zeros(count, np.bool_)
+    best_chosen = np.zeros(count, np.bool_)
+    terms = np.empty(count)
+    residual = np.empty(count)
+    for row in range(len(across)):
+        y, ok = across[row], keep[row]
+        most = -1
+        for first in range(count):
+            for second in range(first + 1, count):
+                slope = (y[second] - y[first]) / (along[second] - along[first])
+                offset = y[first] - slope * along[first]
+                near = 0
+                for s in range(count):
+                    chosen[s] = ok[s] and abs(y[s] - (slope * along[s] + offset)) <= _NEAR_PX
+                    near += chosen[s]
+                if not (ok[first] and ok[second]):
+                    near = 0
+                if near > most:
+                    most = near
+                    best_chosen[:] = chosen
+        chosen[:] = best_chosen
+        slope = offset = 0.0
+        for _ in range(2):
+            n = chosen.sum()
+            if n < _LEAST_STRETCHES:
+                return False
+            for s in range(count):
+                terms[s] = along[s] if chosen[s] else 0.0
+            x_mean = pairwise_sum(terms) / n
+            for s in range(count):
+                terms[s] = y[s] if chosen[s] else 0.0
+            y_mean = pairwise_sum(terms) / n
+            for s in range(count):
+                terms[s] = (along[s] - x_mean) * (y[s] - y_mean) if chosen[s] else 0.0
+            products = pairwise_sum(terms)
+            for s in range(count):
+                terms[s] = (along[s] - x_mean) ** 2 if chosen[s] else 0.0
+            slope = products / max(pairwise_sum(terms), 1e-9)
+            offset = y_mean - slope * x_mean
+            for s in range(count):
+                residual[s] = abs(y[s] - (slope * along[s] + offset))
+            # The median residual of the chosen points.
+            ranked = np.sort(residual[chosen])
+            spread = (ranked[(n - 1) // 2] + ranked[n // 2]) / 2
+            limit = max(1.0, 2.5 * spread)
+            for s in range(count):
+                chosen[s] = chosen[s] and residual[s] <= limit
+        if chosen.sum() < _LEAST_STRETCHES:
+            return False
+        fitted[row, 0], fitted[row, 1] = slope, offset
+    return True
 
 
 def _crossings(lines: list[np.ndarray]) -> np.ndarray | None:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 
 import cv2
+import numba
 import numpy as np
 
 from .borders import find_borders
@@ -16,6 +17,7 @@ from .preprocess import (
     binarize,
     gray_percentiles,
     ink_gray,
+    pairwise_sum,
     resize_max_side,
     stretch_contrast,
 )
@@ -373,47 +375,102 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
     probe = cv2.warpPerspective(
         binary, h, (size + 1, size + 1), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     )
-    probe = (probe > 0).view(np.uint8)
-    reach, margin = max(2, cell // 8), max(2, cell // 4)
-    starts = np.arange(1, 9) * cell - reach
-    scores, borders, crossed = [], [], []  # borders: left, right, top, bottom
-    for axis in (0, 1):  # the vertical lines (across columns), then the horizontal ones
-        profile = _line_means(probe, axis)
-        # Inner lines only: the outer ones also match a plain rectangle.
-        lines = _line_ink(profile, starts, reach)
-        between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
-        # A weak line counts for little: use a low quantile so most lines must be present.
-        ranked = np.sort(lines)
-        middle = sorted(between.tolist())[4]  # the median of the nine (NumPy's is slow)
-        scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - middle))
-        borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
-        # The lines must cross the first and last row (column) of cells too: across a
-        # blank band of paper beyond the grid they stop.
-        full = max(float(lines.mean()), 1e-6)
-        first, last = (slice(None, cell), slice(size - cell, None))
-        bands = (probe[first], probe[last]) if axis == 0 else (probe[:, first], probe[:, last])
-        crossed += [
-            _line_ink(_line_means(band, axis), starts, reach).mean() / full for band in bands
-        ]
-    inner = min(scores)
+    # The lines' ink per direction, each border's ink (left, right, top, bottom) and the
+    # lines' ink across the bands inside the top, bottom, left and right borders, as a
+    # share of theirs across the whole grid: one compiled pass (`_structure_parts`).
+    borders = np.empty(4, np.float32)
+    crossed = np.empty(4, np.float32)
+    inner = float(_structure_parts(probe, cell, borders, crossed))
     if inner <= 0:
         return 0.0
     # Each border's ink, as a share of the part of it inside the image.
     shown = _borders_in_image(h, size, binary.shape)
-    pairs = zip(borders, shown, strict=True)
+    pairs = zip(list(borders), shown, strict=True)
     weakest = min(1.0 if seen < 0.5 else ink / seen for ink, seen in pairs)
     # The bands next to the top, bottom, left and right borders.
-    bands = zip(crossed, shown[[2, 3, 0, 1]], strict=True)
+    bands = zip(list(crossed), shown[[2, 3, 0, 1]], strict=True)
     weakest = min([weakest] + [share for share, seen in bands if seen >= 0.5])
     return float(np.clip(inner * min(1.0, weakest / _BORDER_FULL), 0.0, 1.0))
 
 
-def _line_means(ink: np.ndarray, axis: int) -> np.ndarray:
-    """float32: the means of a 0/1 uint8 image along `axis` (0: of each column, 1: of each
-    row), as `ink.astype(np.float32).mean(axis=axis)` gives them (whole counts, exact in
-    float32, divided the same way), summed by OpenCV (one call, off the interpreter's lock)."""
-    counts = cv2.reduce(ink, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-    return counts.reshape(-1).astype(np.float32) / ink.shape[axis]
+@numba.njit(cache=True, nogil=True)
+def _structure_parts(probe, cell, borders, crossed):  # noqa: ANN001
+    """The inner lines' score of a warped binarised grid (`probe`, 9 `cell` + 1 pixels a
+    side, ink nonzero), the lesser of the two directions'; fills `borders` (the ink of
+    the left, right, top and bottom borders) and `crossed` (the lines' ink across the
+    first and last row, then column, of cells, as a share of theirs across the grid).
+
+    Per direction: the share of ink in each column (row) is its profile; each inner line's
+    ink is the profile's most inked position within `reach` of its place, the ink between
+    lines the mean of each cell's middle. Every number is NumPy's float32 arithmetic of
+    the code this replaced (`pairwise_sum` for its means), to the bit.
+    """
+    size = 9 * cell
+    n = size + 1
+    reach, margin = max(2, cell // 8), max(2, cell // 4)
+    # Ink counts per column and row, and across the edge bands of cells.
+    columns = np.zeros(n, np.int32)
+    rows = np.zeros(n, np.int32)
+    left = np.zeros(n, np.int32)
+    right = np.zeros(n, np.int32)
+    top = np.zeros(n, np.int32)
+    above_bottom = np.zeros(n, np.int32)
+    ink = np.empty(n, np.int32)
+    for i in range(n):
+        for j in range(n):
+            ink[j] = probe[i, j] != 0
+        for j in range(n):
+            columns[j] += ink[j]
+        rows[i] = ink.sum()
+        left[i] = ink[:cell].sum()
+        right[i] = ink[size - cell :].sum()
+        if i == cell - 1:
+            top[:] = columns
+        if i == size - cell - 1:
+            above_bottom[:] = columns
+    bottom = columns - above_bottom
+    lines = np.empty(8, np.float32)
+    between = np.empty(9, np.float32)
+    middles = np.empty(cell - 2 * margin + 1, np.float32)
+    profile = np.empty(n, np.float32)
+    inner = np.inf
+    for axis in range(2):
+        counts = columns if axis == 0 else rows
+        for k in range(n):
+            profile[k] = np.float32(counts[k]) / np.float32(n)
+        _inner_lines(profile, cell, reach, lines)
+        for r in range(9):
+            for k in range(len(middles)):
+                middles[k] = profile[r * cell + margin + k]
+            between[r] = pairwise_sum(middles) / np.float32(len(middles))
+        # A weak line counts for little: a low quantile, so most lines must be present.
+        ranked = np.sort(lines)
+        middle = np.sort(between)[4]
+        score = np.float32(0.25) * ranked[1] + np.float32(0.75) * ranked[2] - middle
+        inner = min(inner, float(score))
+        borders[2 * axis] = profile[: reach + 1].max()
+        borders[2 * axis + 1] = profile[size - reach :].max()
+        # The lines must cross the first and last row (column) of cells too: across a
+        # blank band of paper beyond the grid they stop.
+        full = np.float32(max(float(pairwise_sum(lines) / np.float32(8)), 1e-6))
+        for b in range(2):
+            if axis == 0:
+                counts, across = (top, cell) if b == 0 else (bottom, cell + 1)
+            else:
+                counts, across = (left, cell) if b == 0 else (right, cell + 1)
+            for k in range(n):
+                profile[k] = np.float32(counts[k]) / np.float32(across)
+            _inner_lines(profile, cell, reach, lines)
+            crossed[2 * axis + b] = pairwise_sum(lines) / np.float32(8) / full
+    return inner
+
+
+@numba.njit(cache=True, nogil=True)
+def _inner_lines(profile, cell, reach, out):  # noqa: ANN001
+    """`_line_ink` of the inner lines (1-8) of a profile, into `out`."""
+    for line in range(8):
+        start = (line + 1) * cell - reach
+        out[line] = profile[start : start + 2 * reach + 1].max()
 
 
 def _line_ink(profile: np.ndarray, starts: np.ndarray, reach: int) -> np.ndarray:

@@ -3,8 +3,9 @@
 The one step OpenCV has no single call for is turning a colour photo into an "ink" image in
 which black, blue and red pen are all dark: the per-pixel minimum over the three channels.
 OpenCV needs three passes for it (split, min, min); the Numba kernel does one fused pass and
-is faster (see `bench/bench_preprocess.py`). Everything else stays with OpenCV, which beats a
-hand-written kernel for blur, adaptive threshold and morphology.
+is faster (see `bench/bench_kernels.py`). Everything else stays with OpenCV, which beats a
+hand-written kernel for blur, adaptive threshold and morphology. `pairwise_sum` lets the
+compiled arithmetic elsewhere (the border fit, the structure score) add as NumPy does.
 """
 
 from __future__ import annotations
@@ -58,6 +59,31 @@ def resize_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float
         return image, 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+@numba.njit(cache=True, nogil=True)
+def pairwise_sum(values):  # noqa: ANN001
+    """`values.sum()` of up to 128 float32 or float64 numbers, in NumPy's order and type
+    (its pairwise summation: below eight values one running sum, else eight running sums
+    added in pairs, the rest after), so that compiled code gives NumPy's results to the
+    bit; with n values, `pairwise_sum(v) / v.dtype.type(n)` is `v.mean()` likewise."""
+    n = len(values)
+    if n < 8:
+        total = values[0] - values[0]  # zero, of the values' type
+        for i in range(n):
+            total += values[i]
+        return total
+    r = values[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += values[i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += values[i]
+        i += 1
+    return total
 
 
 def levels_percentile(levels: np.ndarray, q: float) -> np.ndarray:

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .borders import find_borders
 from .cells import cells_with_faint_ink, warped_gray
 from .consistency import check_reading, unvouched
-from .grid import GridFinder, GridFinderSettings
+from .grid import GridFinder, GridFinderSettings, structure_score
 from .mesh import straighten
 from .orientation import all_rotations, choose_orientation, rotate_detection, rotation_rows
 from .recognize import DEFAULT_MODEL, DigitRecognizer, recognize_inked
@@ -121,6 +122,11 @@ class SudokuReader:
             return
         blank = np.full((240, 320, 3), 200, np.uint8)
         self.finder.detect_all(blank)
+        # The compiled border fit and structure score, which a blank frame's search never
+        # reaches (compiled once per install, then loaded from Numba's cache).
+        square = np.array([[40, 40], [200, 40], [200, 200], [40, 200]], np.float32)
+        find_borders(blank[..., 0], square)
+        structure_score(blank[..., 0], square)
         if isinstance(self.recognizer, DigitRecognizer):
             self.recognizer.warm_up()  # on CUDA: each batch shape the video paths use
         else:  # a stand-in (a test's, a cluster actor's client)

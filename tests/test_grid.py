@@ -402,3 +402,49 @@ def test_a_flat_frame_is_not_searched_and_a_dim_grid_still_is(monkeypatch):
     assert renderings
     assert detection is not None
     assert np.abs(detection.corners - photo.corners).max() < 3.0
+
+
+def _structure_parts_numpy(probe, cell):
+    """The structure score's per-direction arithmetic as NumPy writes it (the code the
+    compiled `_structure_parts` replaced)."""
+    ink = (probe > 0).astype(np.float32)
+    size = 9 * cell
+    reach, margin = max(2, cell // 8), max(2, cell // 4)
+    starts = np.arange(1, 9) * cell - reach
+
+    def line_ink(profile):
+        return profile[starts[:, None] + np.arange(2 * reach + 1)].max(axis=1)
+
+    scores, borders, crossed = [], [], []
+    for axis in (0, 1):
+        profile = ink.mean(axis=axis)
+        lines = line_ink(profile)
+        between = profile[: 9 * cell].reshape(9, cell)[:, margin : cell - margin + 1].mean(axis=1)
+        ranked = np.sort(lines)
+        middle = float(np.median(between))
+        scores.append(float(0.25 * ranked[1] + 0.75 * ranked[2] - middle))
+        borders += [profile[: reach + 1].max(), profile[size - reach :].max()]
+        full = max(float(lines.mean()), 1e-6)
+        first, last = (slice(None, cell), slice(size - cell, None))
+        bands = (ink[first], ink[last]) if axis == 0 else (ink[:, first], ink[:, last])
+        crossed += [line_ink(band.mean(axis=axis)).mean() / full for band in bands]
+    return min(scores), borders, crossed
+
+
+@pytest.mark.parametrize("cell", [12, 13, 17, 24, 32])
+def test_the_compiled_structure_score_is_numpys_to_the_bit(cell):
+    from streamocr.grid import _structure_parts
+
+    rng = np.random.default_rng(cell)
+    n = 9 * cell + 1
+    for density in (0.02, 0.1, 0.3, 0.6):
+        probe = (rng.random((n, n)) < density).astype(np.uint8) * 255
+        # A lattice of lines, some missing, over the noise.
+        for k in rng.choice(10, 7, replace=False):
+            probe[:, k * cell] = probe[k * cell, :] = 255
+        borders, crossed = np.empty(4, np.float32), np.empty(4, np.float32)
+        inner = _structure_parts(probe, cell, borders, crossed)
+        expected = _structure_parts_numpy(probe, cell)
+        assert inner == expected[0]
+        assert borders.tolist() == [float(v) for v in expected[1]]
+        assert crossed.tolist() == [float(v) for v in expected[2]]

@@ -9,6 +9,7 @@ from streamocr.preprocess import (
     ink_gray,
     ink_gray_opencv,
     levels_percentile,
+    pairwise_sum,
     resize_max_side,
 )
 
@@ -74,3 +75,16 @@ def test_a_whole_images_percentiles_are_numpys():
         got = gray_percentiles(levels, qs)
         assert got == list(np.percentile(levels, qs))
         assert all(v.dtype == np.float32 for v in got)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_sums_are_numpys_to_the_bit(dtype):
+    # The compiled border fit and structure score add in NumPy's order (pairwise): their
+    # results are then NumPy's own, bit for bit.
+    rng = np.random.default_rng(5)
+    for n in range(1, 129):
+        for _ in range(20):
+            values = (rng.normal(0, 1, n) * 10.0 ** rng.uniform(-3, 3, n)).astype(dtype)
+            got = pairwise_sum(values)
+            assert got == values.sum()  # a float32 sum returns as a Python float
+            assert dtype(got) / dtype(n) == values.mean()

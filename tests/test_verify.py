@@ -412,3 +412,58 @@ def test_the_edge_of_a_blank_page_on_a_dark_desk_is_no_border():
     cv2.fillConvexPoly(blank, page, (245, 245, 245))
     gray = ink_gray(blank)
     assert find_borders(gray, page.astype(np.float32)) is None
+
+
+def _fit_lines_numpy(along, across, keep):
+    """The borders' line fit as NumPy writes it (the code the compiled
+    `borders._fit_lines` replaced): None, or a (slope, offset) per row."""
+    x = np.broadcast_to(along, across.shape)
+    first, second = np.triu_indices(across.shape[1], 1)
+    slopes = (across[:, second] - across[:, first]) / (x[:, second] - x[:, first])
+    offsets = across[:, first] - slopes * x[:, first]
+    near = np.abs(across[:, None, :] - (slopes[..., None] * along + offsets[..., None]))
+    near = (near <= 1.5) & keep[:, None, :]
+    counts = near.sum(axis=2) * (keep[:, first] & keep[:, second])
+    keep = near[np.arange(len(across)), counts.argmax(axis=1)]
+    for _ in range(2):
+        count = keep.sum(axis=1)
+        if (count < 12).any():
+            return None
+        x_mean = np.where(keep, x, 0).sum(axis=1) / count
+        y_mean = np.where(keep, across, 0).sum(axis=1) / count
+        dx = np.where(keep, x - x_mean[:, None], 0)
+        dy = np.where(keep, across - y_mean[:, None], 0)
+        slope = (dx * dy).sum(axis=1) / np.maximum((dx**2).sum(axis=1), 1e-9)
+        offset = y_mean - slope * x_mean
+        residual = np.abs(across - (slope[:, None] * along + offset[:, None]))
+        ranked = np.sort(np.where(keep, residual, np.inf), axis=1)
+        rows = np.arange(len(across))
+        spread = (ranked[rows, (count - 1) // 2] + ranked[rows, count // 2]) / 2
+        keep = keep & (residual <= np.maximum(1.0, 2.5 * spread)[:, None])
+    if (keep.sum(axis=1) < 12).any():
+        return None
+    return [(float(a), float(b)) for a, b in zip(slope, offset, strict=True)]
+
+
+def test_the_compiled_border_fit_is_numpys_to_the_bit():
+    from streamocr.borders import _fit_lines, _stretches
+
+    rng = np.random.default_rng(11)
+    found = 0
+    for _ in range(400):
+        cell = int(rng.integers(12, 33))
+        _, along = _stretches(cell, 9 * cell)
+        # Four tilted borders with sub-pixel noise, some stretches off the line (digits,
+        # smudges) and some not found at all.
+        slope = rng.normal(0, 0.05, (4, 1))
+        across = 40 + slope * along + rng.normal(0, rng.uniform(0.05, 1.0), (4, len(along)))
+        stray = rng.random(across.shape) < rng.uniform(0, 0.4)
+        across[stray] += rng.uniform(-8, 8, stray.sum())
+        keep = rng.random(across.shape) > rng.uniform(0, 0.3)
+        fitted = np.empty((4, 2))
+        expected = _fit_lines_numpy(along, across, keep)
+        assert _fit_lines(along, across, keep, fitted) == (expected is not None)
+        if expected is not None:
+            found += 1
+            assert [tuple(row) for row in fitted.tolist()] == expected
+    assert 50 < found < 350  # both outcomes exercised
