@@ -63,7 +63,7 @@ def resize_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float
 
 @numba.njit(cache=True, nogil=True)
 def pairwise_sum(values):  # noqa: ANN001
-    """`values.sum()` of up to 128 float32 or float64 numbers, in NumPy's order and type
+    """`values.sum()` of 1 to 128 float32 or float64 numbers, in NumPy's order and type
     (its pairwise summation: below eight values one running sum, else eight running sums
     added in pairs, the rest after), so that compiled code gives NumPy's results to the
     bit; with n values, `pairwise_sum(v) / v.dtype.type(n)` is `v.mean()` likewise."""
