@@ -101,9 +101,7 @@ def _border_lines(patch: np.ndarray, cell: int, grid_px: int) -> list[np.ndarray
     contrast = float(bright - dark)
     least_response = max(6.0, 0.15 * contrast)
     fitted = np.empty((4, 2))
-    if not _fit_borders(
-        np.ascontiguousarray(patch), cell, grid_px, edges, along, least_response, fitted
-    ):
+    if not _fit_borders(patch, cell, grid_px, edges, along, least_response, fitted):
         return None
     lines = []
     for border, (slope, offset) in enumerate(fitted.tolist()):

@@ -385,10 +385,10 @@ def structure_score(binary: np.ndarray, corners: np.ndarray) -> float:
         return 0.0
     # Each border's ink, as a share of the part of it inside the image.
     shown = _borders_in_image(h, size, binary.shape)
-    pairs = zip(list(borders), shown, strict=True)
+    pairs = zip(borders, shown, strict=True)
     weakest = min(1.0 if seen < 0.5 else ink / seen for ink, seen in pairs)
     # The bands next to the top, bottom, left and right borders.
-    bands = zip(list(crossed), shown[[2, 3, 0, 1]], strict=True)
+    bands = zip(crossed, shown[[2, 3, 0, 1]], strict=True)
     weakest = min([weakest] + [share for share, seen in bands if seen >= 0.5])
     return float(np.clip(inner * min(1.0, weakest / _BORDER_FULL), 0.0, 1.0))
 
